@@ -1,0 +1,5 @@
+//! The worker roles of moxd, one module per role (DESIGN.md role table),
+//! plus the protocol pieces they share.
+
+pub mod sasl;
+pub mod smtp;

@@ -1,0 +1,1 @@
+//! SMTP server protocol: smtp-in and submission (RFC 5321).

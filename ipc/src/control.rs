@@ -1,0 +1,93 @@
+//! moxctl ⇄ master, over the control socket (unix, 0600 or group
+//! `moxd-admin`; peer checked with SO_PEERCRED).
+
+use serde::{Deserialize, Serialize};
+
+use crate::Role;
+use crate::sandbox::SandboxReport;
+use crate::store::{AccountInfo, Delivered, QueueInfo};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ControlRequest {
+    Status,
+    /// Stop the whole server (like SIGTERM).
+    Stop,
+    DomainAdd {
+        domain: String,
+    },
+    DomainDel {
+        domain: String,
+    },
+    DomainList,
+    AccountAdd {
+        name: String,
+        address: String,
+        password: Option<String>,
+    },
+    AccountDel {
+        name: String,
+    },
+    AccountList,
+    SetPassword {
+        account: String,
+        password: String,
+    },
+    AddressAdd {
+        address: String,
+        account: String,
+    },
+    AddressDel {
+        address: String,
+    },
+    /// Deliver the attached message (fd) to an address's mailbox, as a
+    /// local delivery agent would.
+    Deliver {
+        address: String,
+        mailbox: String,
+    },
+    QueueList,
+    /// Answered with `StoreConnection` and an fd connected to the store with
+    /// administrator rights (for tools that speak the store protocol).
+    StoreConnect,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ControlReply {
+    Ok,
+    Error(String),
+    Status(Status),
+    Domains(Vec<String>),
+    Accounts(Vec<AccountInfo>),
+    Delivered(Delivered),
+    Queue(Vec<QueueInfo>),
+    StoreConnection,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub master_pid: u32,
+    pub uptime_secs: u64,
+    pub localserve: bool,
+    pub workers: Vec<WorkerStatus>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WorkerState {
+    Starting,
+    Running,
+    /// Exited; waiting to be restarted.
+    Backoff,
+    Stopping,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkerStatus {
+    pub role: Role,
+    pub pid: Option<u32>,
+    pub state: WorkerState,
+    pub restarts: u32,
+    pub uptime_secs: u64,
+    pub last_exit: Option<String>,
+    pub sandbox: Option<SandboxReport>,
+}

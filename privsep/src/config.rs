@@ -1,0 +1,395 @@
+//! moxd.toml (static settings) and domains.toml (domains, accounts,
+//! addresses), parsed with line-numbered errors. Only the master reads
+//! these files; workers get what they need over their bootstrap fd.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use ipc::config::{AccountDecl, DomainsDecl, SandboxMode};
+use serde::{Deserialize, Serialize};
+
+/// The static configuration (moxd.toml).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Host name of this mail server (EHLO, Received headers, TLS name).
+    pub hostname: String,
+    /// The store's data directory; only the store worker opens it.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Unprivileged user the workers run as when the master is root.
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// "required" (default) or "best-effort".
+    #[serde(default)]
+    pub sandbox: SandboxMode,
+    /// Unix socket for moxctl (mode 0600, or 0660 with `admin_group`).
+    #[serde(default = "default_control_socket")]
+    pub control_socket: PathBuf,
+    /// Group whose members may use moxctl besides root.
+    #[serde(default)]
+    pub admin_group: Option<String>,
+    /// domains.toml, relative to this file's directory unless absolute.
+    #[serde(default = "default_domains_file")]
+    pub domains_file: PathBuf,
+    /// tracing filter ("info", "debug", "moxd=debug,…").
+    #[serde(default = "default_log")]
+    pub log: String,
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
+    #[serde(default)]
+    pub listeners: Listeners,
+    /// Test builds only: a path every worker tries to open after sandboxing.
+    #[cfg(feature = "escape-probe")]
+    #[serde(default)]
+    pub escape_probe: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Listening addresses and ports; a port that is absent is not opened.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listeners {
+    #[serde(default)]
+    pub ips: Vec<IpAddr>,
+    pub smtp: Option<u16>,
+    pub submission: Option<u16>,
+    pub submissions: Option<u16>,
+    pub imap: Option<u16>,
+    pub imaps: Option<u16>,
+    pub http: Option<u16>,
+    pub https: Option<u16>,
+    /// Prometheus metrics, never on a public address by default.
+    pub metrics: Option<u16>,
+    #[serde(default)]
+    pub metrics_ips: Vec<IpAddr>,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/moxd")
+}
+fn default_user() -> String {
+    "moxd".into()
+}
+fn default_control_socket() -> PathBuf {
+    PathBuf::from("/run/moxd/ctl")
+}
+fn default_domains_file() -> PathBuf {
+    PathBuf::from("domains.toml")
+}
+fn default_log() -> String {
+    "info".into()
+}
+
+/// domains.toml.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainsFile {
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub accounts: Vec<AccountEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountEntry {
+    pub name: String,
+    pub addresses: Vec<String>,
+}
+
+impl DomainsFile {
+    pub fn to_decl(&self) -> DomainsDecl {
+        DomainsDecl {
+            domains: self.domains.clone(),
+            accounts: self
+                .accounts
+                .iter()
+                .map(|a| AccountDecl {
+                    name: a.name.clone(),
+                    addresses: a.addresses.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A configuration error with the file and, where known, the line.
+#[derive(Debug, thiserror::Error)]
+#[error("{}{}: {message}", path.display(), line.map(|l| format!(":{l}")).unwrap_or_default())]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|e| ConfigError {
+        path: path.into(),
+        line: None,
+        message: e.to_string(),
+    })
+}
+
+/// Turn a toml error into a ConfigError with a 1-based line number.
+fn toml_error(path: &Path, text: &str, e: toml::de::Error) -> ConfigError {
+    let line = e
+        .span()
+        .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    ConfigError {
+        path: path.into(),
+        line,
+        message: e.message().trim().to_string(),
+    }
+}
+
+/// Line of the first `key = …` in the text, for semantic errors.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let t = l.trim_start();
+            t.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    let cfg: Config = toml::from_str(text).map_err(|e| toml_error(path, text, e))?;
+    let err = |key: &str, message: String| ConfigError {
+        path: path.into(),
+        line: line_of_key(text, key),
+        message,
+    };
+    if !valid_hostname(&cfg.hostname) {
+        return Err(err(
+            "hostname",
+            format!("hostname {:?} is not a valid domain name", cfg.hostname),
+        ));
+    }
+    if !cfg.data_dir.is_absolute() {
+        return Err(err("data_dir", "data_dir must be an absolute path".into()));
+    }
+    if !cfg.control_socket.is_absolute() {
+        return Err(err(
+            "control_socket",
+            "control_socket must be an absolute path".into(),
+        ));
+    }
+    if cfg.user.is_empty() || cfg.user == "root" {
+        return Err(err(
+            "user",
+            "user must name an unprivileged user, not root".into(),
+        ));
+    }
+    let l = &cfg.listeners;
+    let ports = [
+        l.smtp,
+        l.submission,
+        l.submissions,
+        l.imap,
+        l.imaps,
+        l.http,
+        l.https,
+        l.metrics,
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for p in ports.into_iter().flatten() {
+        if p == 0 {
+            return Err(err(
+                "listeners",
+                "port 0 is not a valid listening port".into(),
+            ));
+        }
+        if !seen.insert(p) {
+            return Err(err("listeners", format!("port {p} is configured twice")));
+        }
+    }
+    Ok(cfg)
+}
+
+pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
+    let text = read(path)?;
+    parse_config(path, &text)
+}
+
+pub fn parse_domains(path: &Path, text: &str) -> Result<DomainsFile, ConfigError> {
+    let d: DomainsFile = toml::from_str(text).map_err(|e| toml_error(path, text, e))?;
+    let err = |key: &str, message: String| ConfigError {
+        path: path.into(),
+        line: line_of_key(text, key),
+        message,
+    };
+    for dom in &d.domains {
+        if !valid_hostname(dom) {
+            return Err(err(
+                "domains",
+                format!("{dom:?} is not a valid domain name"),
+            ));
+        }
+    }
+    for a in &d.accounts {
+        for addr in &a.addresses {
+            let Some((_, dom)) = addr.rsplit_once('@') else {
+                return Err(err(
+                    "addresses",
+                    format!("{addr:?} is not an email address"),
+                ));
+            };
+            if !d.domains.iter().any(|x| x.eq_ignore_ascii_case(dom)) {
+                return Err(err(
+                    "addresses",
+                    format!(
+                        "address {addr:?} is in domain {dom:?}, which is not listed in domains"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(d)
+}
+
+/// The domains file path for a config file.
+pub fn domains_path(config_path: &Path, cfg: &Config) -> PathBuf {
+    if cfg.domains_file.is_absolute() {
+        cfg.domains_file.clone()
+    } else {
+        config_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(&cfg.domains_file)
+    }
+}
+
+/// Load domains.toml; a missing file is an empty declaration.
+pub fn load_domains(path: &Path) -> Result<DomainsFile, ConfigError> {
+    if !path.exists() {
+        return Ok(DomainsFile::default());
+    }
+    let text = read(path)?;
+    parse_domains(path, &text)
+}
+
+/// Write domains.toml atomically (temp file, fsync, rename).
+pub fn save_domains(path: &Path, d: &DomainsFile) -> std::io::Result<()> {
+    use std::io::Write;
+    let text = toml::to_string_pretty(d).map_err(std::io::Error::other)?;
+    let tmp = path.with_extension("toml.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(b"# Domains, accounts and addresses; moxctl keeps this file in sync.\n")?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// RFC 1035 §2.3.1 host name syntax (ASCII; IDNA names in their A-label form).
+pub fn valid_hostname(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syntax_error_has_line() {
+        let e = parse_config(
+            Path::new("moxd.toml"),
+            "hostname = \"a.b\"\n\ndata_dir = \n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.to_string().starts_with("moxd.toml:3: "), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_has_line() {
+        let e = parse_config(Path::new("m"), "hostname = \"a.b\"\nbogus = 1\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        assert!(e.message.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn semantic_error_has_line() {
+        let e = parse_config(Path::new("m"), "\n\nhostname = \"bad_host\"\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        let e = parse_config(Path::new("m"), "hostname = \"a.b\"\nuser = \"root\"\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        let e = parse_config(
+            Path::new("m"),
+            "hostname = \"a.b\"\n[listeners]\nsmtp = 25\nimap = 25\n",
+        )
+        .unwrap_err();
+        assert!(e.message.contains("twice"), "{e}");
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse_config(Path::new("m"), "hostname = \"mail.example.org\"\n").unwrap();
+        assert_eq!(c.user, "moxd");
+        assert_eq!(c.sandbox, SandboxMode::Required);
+        assert_eq!(c.data_dir, PathBuf::from("/var/lib/moxd"));
+    }
+
+    #[test]
+    fn domains_checks_address_domain() {
+        let t = "domains = [\"example.org\"]\n[[accounts]]\nname = \"a\"\naddresses = [\"a@example.com\"]\n";
+        let e = parse_domains(Path::new("d"), t).unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+        let t = "domains = [\"example.org\"]\n[[accounts]]\nname = \"a\"\naddresses = [\"a@Example.org\"]\n";
+        assert_eq!(
+            parse_domains(Path::new("d"), t).unwrap().accounts[0].name,
+            "a"
+        );
+    }
+
+    #[test]
+    fn packaged_examples_are_valid() {
+        let c = parse_config(
+            Path::new("packaging/moxd.toml"),
+            include_str!("../../packaging/moxd.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.listeners.smtp, Some(25));
+        assert_eq!(c.sandbox, SandboxMode::Required);
+        let d = parse_domains(
+            Path::new("packaging/domains.toml"),
+            include_str!("../../packaging/domains.toml"),
+        )
+        .unwrap();
+        assert_eq!(d.accounts[0].addresses.len(), 2);
+    }
+
+    #[test]
+    fn save_and_reload_domains() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("domains.toml");
+        let d = DomainsFile {
+            domains: vec!["example.org".into()],
+            accounts: vec![AccountEntry {
+                name: "a".into(),
+                addresses: vec!["a@example.org".into()],
+            }],
+        };
+        save_domains(&p, &d).unwrap();
+        assert_eq!(load_domains(&p).unwrap(), d);
+    }
+}

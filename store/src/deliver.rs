@@ -1,0 +1,323 @@
+//! Durable delivery with group commit.
+//!
+//! A delivery is acknowledged only when its file and its row are durable:
+//! the file is copied into tmp/ and fsynced by the delivering thread, then
+//! handed to the account's [`Committer`]. The first waiting thread becomes
+//! the leader: it takes every pending delivery (up to
+//! [`MAX_DELIVERY_BATCH`]) and, in one SQLite transaction, inserts their
+//! rows (which allocates ids, uids and modseqs), renames each file to
+//! `msg/D/ID`, fsyncs every touched directory once, and commits. Then it
+//! wakes the others with their results. While it works, new deliveries
+//! queue up for the next leader, so under load one commit and one round of
+//! directory fsyncs serve many messages.
+//!
+//! If any step of a batch fails, every delivery in it fails, no row exists
+//! (the transaction rolls back) and the files already renamed are removed;
+//! a crash between rename and commit leaves files without rows, which the
+//! next open of the account removes. Each account has its own committer,
+//! so accounts commit in parallel.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::fs::File;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Condvar, Mutex};
+
+use ipc::store::{ChangeEvent, Delivered, Delivery};
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::account::Account;
+use crate::db::lock;
+use crate::error::{Result, StoreError};
+use crate::files::{self, TempPath};
+use crate::flags::FlagSet;
+use crate::mailbox::{find_mailbox, require_mailbox};
+use crate::names;
+use crate::store::{MAX_MESSAGE_SIZE, MAX_PREFIX_SIZE, Store, unix_now};
+
+/// Most deliveries committed in one transaction.
+pub const MAX_DELIVERY_BATCH: usize = 128;
+
+/// A delivery whose file is in tmp/, waiting for its commit.
+#[derive(Debug)]
+pub(crate) struct Job {
+    ticket: u64,
+    mailbox: String,
+    flags: FlagSet,
+    prefix: Vec<u8>,
+    received: i64,
+    size: u64,
+    tmp: TempPath,
+}
+
+/// The commit queue of one account.
+#[derive(Debug, Default)]
+pub(crate) struct Committer {
+    state: Mutex<Queue>,
+    wake: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    pending: VecDeque<Job>,
+    /// A leader is committing a batch.
+    leading: bool,
+    done: HashMap<u64, Result<Delivered>>,
+    next_ticket: u64,
+}
+
+type Outcome = Vec<(u64, Result<Delivered>)>;
+
+impl Committer {
+    /// Queues `job` and blocks until it is committed or failed, committing
+    /// batches (its own and others') with `commit` whenever no other thread
+    /// is doing so.
+    fn submit(&self, mut job: Job, commit: impl Fn(Vec<Job>) -> Outcome) -> Result<Delivered> {
+        let mut q = lock(&self.state);
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        job.ticket = ticket;
+        q.pending.push_back(job);
+        loop {
+            if let Some(result) = q.done.remove(&ticket) {
+                return result;
+            }
+            if q.leading {
+                q = self
+                    .wake
+                    .wait(q)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                continue;
+            }
+            q.leading = true;
+            let n = q.pending.len().min(MAX_DELIVERY_BATCH);
+            let batch: Vec<Job> = q.pending.drain(..n).collect();
+            let tickets: Vec<u64> = batch.iter().map(|j| j.ticket).collect();
+            drop(q);
+            let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit(batch)))
+                .unwrap_or_else(|_| Vec::new());
+            q = lock(&self.state);
+            q.done.extend(results);
+            for t in tickets {
+                q.done.entry(t).or_insert_with(|| {
+                    Err(StoreError::temporary("delivery commit failed unexpectedly"))
+                });
+            }
+            q.leading = false;
+            self.wake.notify_all();
+        }
+    }
+}
+
+impl Store {
+    /// Delivers a message to a mailbox of an account. `msg` is the message
+    /// as received (a memfd or a regular file, read from offset 0); the
+    /// delivery prefix goes in the row. Returns once file and row are durable.
+    pub fn deliver(&self, d: Delivery, msg: OwnedFd) -> Result<Delivered> {
+        let mailbox = names::mailbox_name(&d.mailbox)?;
+        let flags = FlagSet::parse(&d.flags)?;
+        if d.prefix.len() > MAX_PREFIX_SIZE {
+            return Err(StoreError::invalid(format!(
+                "delivery prefix larger than {MAX_PREFIX_SIZE} bytes"
+            )));
+        }
+        let acc = self.account(&d.account)?;
+        // Refuse early, before copying the message.
+        acc.read(|c| require_mailbox(c, &acc.name, &mailbox))?;
+        let prefix_len = d.prefix.len() as u64;
+        let src = File::from(msg);
+        let (tmp, file_len) = files::copy_to_tmp(
+            &src,
+            &self.layout.tmp(),
+            &self.tmp_name("deliver"),
+            MAX_MESSAGE_SIZE - prefix_len,
+        )
+        .map_err(|e| match e.kind {
+            ipc::store::StoreErrorKind::Invalid => StoreError::invalid(format!(
+                "{}; the limit is {MAX_MESSAGE_SIZE} bytes",
+                e.message
+            )),
+            _ => e,
+        })?;
+        drop(src);
+        let job = Job {
+            ticket: 0,
+            mailbox,
+            flags,
+            received: d.received.unwrap_or_else(unix_now),
+            size: prefix_len + file_len,
+            prefix: d.prefix,
+            tmp,
+        };
+        acc.committer
+            .submit(job, |batch| self.commit_batch(&acc, batch))
+    }
+
+    /// Commits one batch; every job of it gets a result.
+    fn commit_batch(&self, acc: &Account, jobs: Vec<Job>) -> Outcome {
+        self.counters
+            .delivery_batches
+            .fetch_add(1, Ordering::Relaxed);
+        let tickets: Vec<u64> = jobs.iter().map(|j| j.ticket).collect();
+        let mut results: Outcome = Vec::with_capacity(jobs.len());
+        let committed =
+            acc.write(|conn, events| commit_jobs(conn, acc, jobs, &mut results, events));
+        match committed {
+            Ok(delivered) => {
+                self.counters
+                    .deliveries
+                    .fetch_add(delivered.len() as u64, Ordering::Relaxed);
+                results.extend(delivered.into_iter().map(|(t, d)| (t, Ok(d))));
+            }
+            Err(e) => {
+                tracing::error!(account = acc.name, error = %e, count = tickets.len(), "delivery batch failed");
+                let failed: BTreeSet<u64> = results.iter().map(|(t, _)| *t).collect();
+                results.extend(
+                    tickets
+                        .into_iter()
+                        .filter(|t| !failed.contains(t))
+                        .map(|t| (t, Err(e.clone()))),
+                );
+            }
+        }
+        results
+    }
+}
+
+/// The transaction of one batch. Jobs refused on their own (mailbox gone,
+/// uids exhausted) are answered in `rejected` and do not fail the others.
+fn commit_jobs(
+    conn: &mut Connection,
+    acc: &Account,
+    jobs: Vec<Job>,
+    rejected: &mut Outcome,
+    events: &mut Vec<ChangeEvent>,
+) -> Result<Vec<(u64, Delivered)>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let now = unix_now();
+    let mut modseq: i64 = tx.query_row("SELECT last_modseq FROM sync_state", [], |r| r.get(0))?;
+    // Mailbox name -> (id, next uid), as changed by this batch so far.
+    let mut boxes: HashMap<String, Option<(i64, u32)>> = HashMap::new();
+    let mut touched: BTreeMap<i64, (u32, i64)> = BTreeMap::new();
+    let mut accepted: Vec<(Job, Delivered)> = Vec::with_capacity(jobs.len());
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO messages
+               (mailbox_id, uid, modseq, createseq, expunged, flags, keywords, size, received, save_date, msg_prefix)
+             VALUES (?1, ?2, ?3, ?3, 0, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        for job in jobs {
+            let entry = match boxes.get(&job.mailbox) {
+                Some(e) => *e,
+                None => {
+                    let e = find_mailbox(&tx, &job.mailbox)?;
+                    boxes.insert(job.mailbox.clone(), e);
+                    e
+                }
+            };
+            let Some((mailbox_id, uid)) = entry else {
+                let err = StoreError::not_found(format!(
+                    "account {} has no mailbox {}",
+                    acc.name, job.mailbox
+                ));
+                rejected.push((job.ticket, Err(err)));
+                continue;
+            };
+            let Some(next_uid) = uid.checked_add(1) else {
+                rejected.push((
+                    job.ticket,
+                    Err(StoreError::invalid(format!(
+                        "mailbox {} has no uids left",
+                        job.mailbox
+                    ))),
+                ));
+                continue;
+            };
+            modseq += 1;
+            insert.execute(rusqlite::params![
+                mailbox_id,
+                uid,
+                modseq,
+                job.flags.bits,
+                job.flags.keywords_column(),
+                job.size,
+                job.received,
+                now,
+                job.prefix,
+            ])?;
+            let message_id = tx.last_insert_rowid();
+            boxes.insert(job.mailbox.clone(), Some((mailbox_id, next_uid)));
+            touched.insert(mailbox_id, (next_uid, modseq));
+            accepted.push((
+                job,
+                Delivered {
+                    message_id,
+                    mailbox_id,
+                    uid,
+                    modseq,
+                },
+            ));
+        }
+    }
+    if accepted.is_empty() {
+        return Ok(Vec::new());
+    }
+    for (mailbox_id, (uidnext, mb_modseq)) in &touched {
+        tx.execute(
+            "UPDATE mailboxes SET uidnext = ?1, modseq = ?2 WHERE id = ?3",
+            rusqlite::params![uidnext, mb_modseq, mailbox_id],
+        )?;
+    }
+    tx.execute("UPDATE sync_state SET last_modseq = ?1", [modseq])?;
+
+    let mut placed = Vec::with_capacity(accepted.len());
+    let durable =
+        place_files(&acc.msg_dir, &mut accepted, &mut placed).and_then(|()| Ok(tx.commit()?));
+    if let Err(e) = durable {
+        for path in &placed {
+            if let Err(rm) = files::remove_file_if_exists(path) {
+                tracing::error!(path = %path.display(), error = %rm, "removing message file of failed delivery");
+            }
+        }
+        return Err(e);
+    }
+    Ok(accepted
+        .into_iter()
+        .map(|(job, d)| {
+            events.push(ChangeEvent::MessageAdded {
+                account: acc.name.clone(),
+                mailbox_id: d.mailbox_id,
+                uid: d.uid,
+                modseq: d.modseq,
+                message_id: d.message_id,
+            });
+            (job.ticket, d)
+        })
+        .collect())
+}
+
+/// Renames each job's file to `msg/D/ID` and fsyncs each touched directory
+/// once (and `msg/` when a `D` was created). `placed` lists the files moved.
+fn place_files(
+    msg_dir: &Path,
+    accepted: &mut [(Job, Delivered)],
+    placed: &mut Vec<PathBuf>,
+) -> Result<()> {
+    let mut created_dir = false;
+    let mut dirs = BTreeSet::new();
+    for (job, d) in accepted.iter_mut() {
+        created_dir |= files::ensure_msg_dir(msg_dir, d.message_id)?;
+        let dest = files::msg_path(msg_dir, d.message_id);
+        job.tmp.rename_to(&dest)?;
+        placed.push(dest);
+        dirs.insert(files::msg_dir(msg_dir, d.message_id));
+    }
+    for dir in &dirs {
+        files::fsync_dir(dir)?;
+    }
+    if created_dir {
+        files::fsync_dir(msg_dir)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,240 @@
+//! Versioned schema migrations. Each database kind has an ordered list of
+//! SQL steps; `PRAGMA user_version` records how many were applied. Each step
+//! runs in its own transaction together with the version bump, so a crash
+//! leaves the database at a step boundary. A database newer than this
+//! build knows is refused: an older moxd must not write to it.
+//!
+//! Append new steps at the end; never edit a step that has shipped.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use crate::error::{Result, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    /// `data/system.db`: domains, addresses, accounts, credentials, queue.
+    System,
+    /// `data/accounts/NAME/index.db`: mailboxes, messages, modseq counter.
+    Account,
+}
+
+impl DbKind {
+    pub fn steps(self) -> &'static [&'static str] {
+        match self {
+            DbKind::System => SYSTEM_STEPS,
+            DbKind::Account => ACCOUNT_STEPS,
+        }
+    }
+}
+
+const SYSTEM_STEPS: &[&str] = &[
+    // 1: domains, accounts, addresses, credentials, outbound queue.
+    r"
+    CREATE TABLE domains (
+        name TEXT PRIMARY KEY NOT NULL,
+        created INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE accounts (
+        name TEXT PRIMARY KEY NOT NULL,
+        created INTEGER NOT NULL
+    ) STRICT;
+    -- key: lower-cased localpart '@' domain, for case-insensitive lookup;
+    -- address: localpart as given '@' lower-cased domain.
+    CREATE TABLE addresses (
+        key TEXT PRIMARY KEY NOT NULL,
+        address TEXT NOT NULL,
+        domain TEXT NOT NULL REFERENCES domains(name),
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE
+    ) STRICT;
+    CREATE INDEX addresses_account ON addresses(account);
+    CREATE INDEX addresses_domain ON addresses(domain);
+    -- Salted SCRAM keys (RFC 5802 §3); never a plain password.
+    CREATE TABLE credentials (
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        mechanism TEXT NOT NULL,
+        salt BLOB NOT NULL,
+        iterations INTEGER NOT NULL,
+        stored_key BLOB NOT NULL,
+        server_key BLOB NOT NULL,
+        PRIMARY KEY (account, mechanism)
+    ) STRICT;
+    CREATE TABLE queue (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account TEXT NOT NULL,
+        mail_from TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        prefix BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        queued INTEGER NOT NULL,
+        next_attempt INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_attempt INTEGER,
+        last_error TEXT,
+        hold INTEGER NOT NULL DEFAULT 0,
+        options TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX queue_next_attempt ON queue(next_attempt);
+    ",
+];
+
+const ACCOUNT_STEPS: &[&str] = &[
+    // 1: mailboxes, messages, the account's single modseq counter,
+    // subscriptions, and the default mailboxes (RFC 6154 special-use),
+    // all subscribed. UIDVALIDITY starts at the current time so an account
+    // deleted and created again never repeats one (RFC 9051 §2.3.1.1).
+    r"
+    CREATE TABLE sync_state (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        last_modseq INTEGER NOT NULL,
+        highest_deleted_modseq INTEGER NOT NULL,
+        next_uidvalidity INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE mailboxes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        uidvalidity INTEGER NOT NULL,
+        uidnext INTEGER NOT NULL,
+        special_use TEXT,
+        createseq INTEGER NOT NULL,
+        modseq INTEGER NOT NULL
+    ) STRICT;
+    -- flags: bit set of system flags and well-known keywords (see flags.rs);
+    -- keywords: other keywords, lower-cased, sorted, space-separated.
+    -- expunged: tombstone kept for CONDSTORE/QRESYNC (RFC 7162 §3.2.10).
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id),
+        uid INTEGER NOT NULL,
+        modseq INTEGER NOT NULL,
+        createseq INTEGER NOT NULL,
+        expunged INTEGER NOT NULL DEFAULT 0,
+        flags INTEGER NOT NULL DEFAULT 0,
+        keywords TEXT NOT NULL DEFAULT '',
+        size INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        save_date INTEGER NOT NULL,
+        msg_prefix BLOB NOT NULL,
+        UNIQUE (mailbox_id, uid)
+    ) STRICT;
+    CREATE INDEX messages_mailbox_modseq ON messages(mailbox_id, modseq);
+    CREATE TABLE subscriptions (
+        name TEXT PRIMARY KEY NOT NULL
+    ) STRICT;
+    INSERT INTO sync_state (id, last_modseq, highest_deleted_modseq, next_uidvalidity)
+        VALUES (1, 1, 0, CAST(strftime('%s', 'now') AS INTEGER));
+    INSERT INTO mailboxes (name, uidvalidity, uidnext, special_use, createseq, modseq)
+        SELECT d.name, s.next_uidvalidity + d.n, 1, d.special_use, 1, 1
+        FROM sync_state s,
+            (SELECT 0 AS n, 'Inbox' AS name, NULL AS special_use
+             UNION ALL SELECT 1, 'Sent', '\Sent'
+             UNION ALL SELECT 2, 'Drafts', '\Drafts'
+             UNION ALL SELECT 3, 'Junk', '\Junk'
+             UNION ALL SELECT 4, 'Trash', '\Trash'
+             UNION ALL SELECT 5, 'Archive', '\Archive') d
+        ORDER BY d.n;
+    UPDATE sync_state SET next_uidvalidity = next_uidvalidity + 6;
+    INSERT INTO subscriptions (name) SELECT name FROM mailboxes;
+    ",
+];
+
+/// Applies the missing steps of `kind` to `conn`; returns the version reached.
+pub fn migrate(conn: &mut Connection, kind: DbKind) -> Result<u32> {
+    let steps = kind.steps();
+    let known = u32::try_from(steps.len())
+        .map_err(|_| StoreError::temporary("too many migration steps"))?;
+    loop {
+        // IMMEDIATE: take the write lock before reading the version, so two
+        // openers cannot both apply the same step.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version > known {
+            return Err(StoreError::invalid(format!(
+                "{kind:?} database has schema version {version}, this moxd knows up to {known}"
+            )));
+        }
+        if version == known {
+            return Ok(version);
+        }
+        let step = steps
+            .get(version as usize)
+            .ok_or_else(|| StoreError::temporary("missing migration step"))?;
+        tx.execute_batch(step).map_err(|e| {
+            StoreError::temporary(format!("{kind:?} database migration {}: {e}", version + 1))
+        })?;
+        tx.pragma_update(None, "user_version", version + 1)?;
+        tx.commit()?;
+        tracing::info!(?kind, version = version + 1, "database migrated");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(conn: &Connection) -> u32 {
+        conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn migrations_apply_once_and_are_idempotent() {
+        for kind in [DbKind::System, DbKind::Account] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("x.db");
+            let mut conn = Connection::open(&path).unwrap();
+            assert_eq!(migrate(&mut conn, kind).unwrap(), kind.steps().len() as u32);
+            assert_eq!(version(&conn), kind.steps().len() as u32);
+            drop(conn);
+            let mut conn = Connection::open(&path).unwrap();
+            assert_eq!(migrate(&mut conn, kind).unwrap(), kind.steps().len() as u32);
+            if kind == DbKind::Account {
+                let n: i64 = conn
+                    .query_row("SELECT COUNT(*) FROM mailboxes", [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(n, 6, "default mailboxes inserted exactly once");
+            }
+        }
+    }
+
+    #[test]
+    fn default_mailboxes_have_distinct_uidvalidity_and_special_use() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, DbKind::Account).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name, uidvalidity, special_use FROM mailboxes ORDER BY id")
+            .unwrap();
+        let rows: Vec<(String, i64, Option<String>)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Inbox", "Sent", "Drafts", "Junk", "Trash", "Archive"]
+        );
+        assert_eq!(rows[1].2.as_deref(), Some("\\Sent"));
+        assert_eq!(rows[0].2, None);
+        for w in rows.windows(2) {
+            assert_eq!(w[1].1, w[0].1 + 1);
+        }
+        let next: i64 = conn
+            .query_row("SELECT next_uidvalidity FROM sync_state", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(next, rows[5].1 + 1);
+        let subs: i64 = conn
+            .query_row("SELECT COUNT(*) FROM subscriptions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(subs, 6);
+    }
+
+    #[test]
+    fn newer_database_is_refused() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, DbKind::System).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        let err = migrate(&mut conn, DbKind::System).unwrap_err();
+        assert_eq!(err.kind, ipc::store::StoreErrorKind::Invalid);
+        assert!(err.message.contains("99"), "{err}");
+    }
+}

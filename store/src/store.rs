@@ -1,0 +1,116 @@
+//! `Store`: the storage engine as one value the store daemon shares between
+//! its request threads. It owns the data directory layout, system.db and a
+//! cache of open account databases; every method is blocking and may be
+//! called from many threads at once (call it from `spawn_blocking`).
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::account::Account;
+use crate::db::{Db, lock};
+use crate::error::Result;
+use crate::files::{self, Layout};
+use crate::migrations::DbKind;
+use crate::recovery;
+
+/// Largest message the store accepts: delivery prefix plus file.
+pub const MAX_MESSAGE_SIZE: u64 = 100 * 1024 * 1024;
+/// Largest delivery prefix (headers added at delivery).
+pub const MAX_PREFIX_SIZE: usize = 256 * 1024;
+
+/// The storage engine. `Send + Sync`; share it in an `Arc`.
+#[derive(Debug)]
+pub struct Store {
+    pub(crate) layout: Layout,
+    pub(crate) system: Db,
+    /// Open account databases, by account name. Lock order: this map, then
+    /// an account's writer, then the system writer.
+    pub(crate) accounts: Mutex<HashMap<String, Arc<Account>>>,
+    /// Account receiving mail for unknown recipients (localserve).
+    pub(crate) catchall: RwLock<Option<String>>,
+    pub(crate) counters: Counters,
+    tmp_seq: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub deliveries: AtomicU64,
+    pub delivery_batches: AtomicU64,
+}
+
+/// Counters since [`Store::open`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Deliveries that were committed.
+    pub deliveries: u64,
+    /// Delivery transactions (group commits); each covers one or more deliveries.
+    pub delivery_batches: u64,
+}
+
+impl Store {
+    /// Opens the data directory, creating its layout when missing: migrates
+    /// system.db, empties tmp/ and removes queue files without a row (left by
+    /// a crash). Account databases are opened on first use, and their
+    /// message directories checked the same way then.
+    pub fn open(data_dir: &Path) -> Result<Store> {
+        let layout = Layout {
+            root: data_dir.to_path_buf(),
+        };
+        layout.create()?;
+        let leftovers = files::empty_dir(&layout.tmp())?;
+        if leftovers > 0 {
+            tracing::info!(count = leftovers, "removed leftover temporary files");
+        }
+        let system = Db::open(&layout.system_db(), DbKind::System)?;
+        {
+            let conn = lock(&system.reader);
+            let mut stmt = conn.prepare("SELECT id FROM queue WHERE id >= ?1 AND id < ?2")?;
+            recovery::remove_orphans(&layout.queue_msg(), |lo, hi| {
+                let ids = stmt.query_map([lo, hi], |r| r.get::<_, i64>(0))?;
+                Ok(ids.collect::<rusqlite::Result<HashSet<i64>>>()?)
+            })?;
+        }
+        Ok(Store {
+            layout,
+            system,
+            accounts: Mutex::new(HashMap::new()),
+            catchall: RwLock::new(None),
+            counters: Counters::default(),
+            tmp_seq: AtomicU64::new(0),
+        })
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            deliveries: self.counters.deliveries.load(Ordering::Relaxed),
+            delivery_batches: self.counters.delivery_batches.load(Ordering::Relaxed),
+        }
+    }
+
+    /// A fresh file name in tmp/.
+    pub(crate) fn tmp_name(&self, what: &str) -> String {
+        let n = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
+        format!("{what}-{}-{n}", std::process::id())
+    }
+}
+
+/// Unix seconds now.
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Store>();
+    }
+}
