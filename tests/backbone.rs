@@ -595,3 +595,34 @@ fn worker_refuses_to_run_by_hand() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("started by the master"));
 }
+
+#[test]
+fn serve_as_root_refuses_a_missing_user() {
+    if !is_root() {
+        eprintln!("not root: the worker user is only looked up as root; skipped");
+        return;
+    }
+    let dir = tempdir();
+    let p = dir.path().join("moxd.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "hostname = \"mail.example.org\"\nuser = \"no-such-moxd-user\"\ndata_dir = \"{}\"\ncontrol_socket = \"{}\"\n",
+            dir.path().join("data").display(),
+            dir.path().join("ctl").display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(MOXD)
+        .arg("serve")
+        .arg("-c")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no-such-moxd-user") && err.contains("useradd"),
+        "{err}"
+    );
+}

@@ -53,20 +53,31 @@ struct Checked {
 
 impl Checked {
     fn status(&self, key: &str) -> &str {
-        self.json["status"][key].as_str().unwrap_or_else(|| panic!("no status line {key}: {}", self.json))
+        self.json["status"][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no status line {key}: {}", self.json))
     }
 
     fn probe(&self, name: &str) -> &str {
-        self.json["probes"][name].as_str().unwrap_or_else(|| panic!("no probe {name}: {}", self.json))
+        self.json["probes"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no probe {name}: {}", self.json))
     }
 }
 
 fn check_child(role: &str) -> Checked {
     let out = run_moxd(&["sandbox-check-child", role]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| {
-        panic!("{role}: no JSON; stdout: {stdout}; stderr: {}", String::from_utf8_lossy(&out.stderr))
-    });
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| {
+            panic!(
+                "{role}: no JSON; stdout: {stdout}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     let json: Value = serde_json::from_str(line).expect("check JSON");
     if let Some(dir) = json["data_dir"].as_str() {
         std::fs::remove_dir_all(dir).expect("remove the store's check dir");
@@ -89,13 +100,20 @@ fn assert_confined(role: &str, c: &Checked) {
         assert_eq!(c.status("CapBnd"), "0000000000000000", "{role}");
         let uids: Vec<&str> = c.status("Uid").split_whitespace().collect();
         assert_eq!(uids.len(), 4, "{role}: {uids:?}");
-        assert!(uids.iter().all(|u| *u != "0" && *u == uids[0]), "{role}: Uid {uids:?}");
+        assert!(
+            uids.iter().all(|u| *u != "0" && *u == uids[0]),
+            "{role}: Uid {uids:?}"
+        );
         assert_ne!(r.uid, 0, "{role}");
         assert_eq!(r.privdrop, FeatureState::Enforced, "{role}");
         assert_eq!(r.capabilities, FeatureState::Enforced, "{role}");
     } else {
         println!("not root: skipping uid checks");
-        assert!(matches!(r.privdrop, FeatureState::NotApplicable(_)), "{role}: {:?}", r.privdrop);
+        assert!(
+            matches!(r.privdrop, FeatureState::NotApplicable(_)),
+            "{role}: {:?}",
+            r.privdrop
+        );
     }
     assert_eq!(r.no_new_privs, FeatureState::Enforced, "{role}");
     assert_eq!(r.not_dumpable, FeatureState::Enforced, "{role}");
@@ -128,7 +146,10 @@ fn smtp_in_reaches_only_dns() {
     // It may open TCP sockets, but landlock only lets them reach port 53.
     assert_eq!(c.probe("tcp_connect_forbidden_port"), "EACCES");
     let dns = c.probe("tcp_connect_allowed_port_53");
-    assert!(dns != "EACCES" && dns != "EPERM", "port 53 must not be denied: {dns}");
+    assert!(
+        dns != "EACCES" && dns != "EPERM",
+        "port 53 must not be denied: {dns}"
+    );
 }
 
 #[test]
@@ -144,23 +165,48 @@ fn queue_reaches_mail_ports_only() {
     assert_confined("queue", &c);
     assert_eq!(c.probe("tcp_connect_forbidden_port"), "EACCES");
     let smtp = c.probe("tcp_connect_allowed_port_25");
-    assert!(smtp != "EACCES" && smtp != "EPERM", "port 25 must not be denied: {smtp}");
+    assert!(
+        smtp != "EACCES" && smtp != "EPERM",
+        "port 25 must not be denied: {smtp}"
+    );
 }
 
 #[test]
 fn sandbox_check_reports_every_role_and_exits_zero() {
     let out = run_moxd(&["sandbox-check", "--json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
     let roles: Vec<&str> = lines.iter().filter_map(|v| v["role"].as_str()).collect();
-    assert_eq!(roles, ["store", "smtp-in", "submission", "queue", "imap", "web", "junk"]);
+    assert_eq!(
+        roles,
+        [
+            "store",
+            "smtp-in",
+            "submission",
+            "queue",
+            "imap",
+            "web",
+            "junk"
+        ]
+    );
     for v in &lines {
         assert_eq!(v["ok"], true, "{v}");
         if let Some(dir) = v["data_dir"].as_str() {
-            assert!(!std::path::Path::new(dir).exists(), "sandbox-check removes {dir}");
+            assert!(
+                !std::path::Path::new(dir).exists(),
+                "sandbox-check removes {dir}"
+            );
         }
     }
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -169,11 +215,18 @@ fn sandbox_check_table_names_the_role() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let mut lines = stdout.lines();
     let header = lines.next().expect("header");
-    assert!(header.starts_with("role") && header.contains("seccomp"), "{header}");
+    assert!(
+        header.starts_with("role") && header.contains("seccomp"),
+        "{header}"
+    );
     let row = lines.next().expect("junk row");
     let cells: Vec<&str> = row.split_whitespace().collect();
     assert_eq!(cells.first(), Some(&"junk"), "{row}");
     assert_eq!(cells.last(), Some(&"ok"), "{row}");
-    assert_eq!(cells.iter().filter(|c| **c == "yes").count(), if is_root() { 7 } else { 5 }, "{row}");
+    assert_eq!(
+        cells.iter().filter(|c| **c == "yes").count(),
+        if is_root() { 7 } else { 5 },
+        "{row}"
+    );
     assert_eq!(out.status.code(), Some(0), "{stdout}");
 }

@@ -3,3 +3,4 @@
 
 pub mod sasl;
 pub mod smtp;
+pub mod worker;

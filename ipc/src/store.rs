@@ -78,6 +78,22 @@ pub enum StoreRequest {
     /// Outbound queue row for the attached message fd.
     QueueAdd(QueueAdd),
     QueueList,
+    /// Whether `address` is one of `account`'s own addresses (no catch-all):
+    /// the submission check of the envelope sender.
+    AccountOwns {
+        account: String,
+        address: String,
+    },
+    /// Whether a login attempt from this IP is allowed now (failed-auth
+    /// rate limits, shared by SMTP, IMAP and web).
+    AuthCheck {
+        ip: std::net::IpAddr,
+    },
+    /// Record the outcome of a login attempt from this IP.
+    AuthRecord {
+        ip: std::net::IpAddr,
+        success: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,6 +148,9 @@ pub enum StoreReply {
         queue_id: i64,
     },
     Queue(Vec<QueueInfo>),
+    Owns(bool),
+    /// Whether a login attempt may proceed; false: rate limited.
+    AuthAllowed(bool),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -157,8 +157,15 @@ impl Master {
             let notified = self.state_changed.notified();
             let (fatal, all_running) = {
                 let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-                let fatal = slots.iter().find_map(|(r, s)| s.fatal.clone().map(|f| (*r, f)));
-                (fatal, slots.values().all(|s| s.state == Some(WorkerState::Running)))
+                let fatal = slots
+                    .iter()
+                    .find_map(|(r, s)| s.fatal.clone().map(|f| (*r, f)));
+                (
+                    fatal,
+                    slots
+                        .values()
+                        .all(|s| s.state == Some(WorkerState::Running)),
+                )
             };
             if let Some((role, reason)) = fatal {
                 self.stop().await;

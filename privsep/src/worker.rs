@@ -97,9 +97,6 @@ pub fn enter(role: Role) -> Result<Started> {
             bail!(reason);
         }
     };
-    for m in report.missing() {
-        tracing::warn!(role = %role, feature = %m, "sandbox feature not in force (sandbox = \"best-effort\")");
-    }
     tracing::info!(role = %role, uid = report.uid, pid = std::process::id(), "worker sandboxed");
     Ok(Started {
         bootstrap,

@@ -10,6 +10,7 @@
 //!   tokio multi-thread runtime, SCM_RIGHTS fd passing, SQLite in WAL mode
 //!   with synchronous=FULL and durable file renames — proof that the
 //!   store's seccomp allowlist is enough;
+//! - `refusal threads|root-without-user`: `enter` must refuse;
 //! - `hidden-landlock required|best-effort`: a seccomp filter first makes
 //!   the landlock syscalls fail with ENOSYS (a kernel without landlock),
 //!   then `enter` runs.
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         ["sandbox-check"] => sandbox::run_check(None, false),
         ["store-workload", dir] => child_store_workload(Path::new(dir)),
         ["hidden-landlock", mode] => child_hidden_landlock(mode),
+        ["refusal", case] => child_refusal(case),
         _ => return run_tests(),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
@@ -58,24 +60,62 @@ fn main() -> ExitCode {
 
 fn run_tests() -> ExitCode {
     let tests: &[(&str, fn())] = &[
-        ("store_allowlist_runs_tokio_sqlite_and_fd_passing", store_allowlist_runs_tokio_sqlite_and_fd_passing),
-        ("check_child_reports_every_role_enforced", check_child_reports_every_role_enforced),
-        ("check_child_without_root_still_confines", check_child_without_root_still_confines),
-        ("run_check_json_passes_on_this_kernel", run_check_json_passes_on_this_kernel),
-        ("hidden_landlock_is_refused_when_required", hidden_landlock_is_refused_when_required),
-        ("hidden_landlock_is_reported_in_best_effort", hidden_landlock_is_reported_in_best_effort),
+        (
+            "store_allowlist_runs_tokio_sqlite_and_fd_passing",
+            store_allowlist_runs_tokio_sqlite_and_fd_passing,
+        ),
+        (
+            "check_child_reports_every_role_enforced",
+            check_child_reports_every_role_enforced,
+        ),
+        (
+            "check_child_without_root_still_confines",
+            check_child_without_root_still_confines,
+        ),
+        (
+            "run_check_json_passes_on_this_kernel",
+            run_check_json_passes_on_this_kernel,
+        ),
+        (
+            "enter_refuses_threads_and_root_without_user",
+            enter_refuses_threads_and_root_without_user,
+        ),
+        (
+            "hidden_landlock_is_refused_when_required",
+            hidden_landlock_is_refused_when_required,
+        ),
+        (
+            "hidden_landlock_is_reported_in_best_effort",
+            hidden_landlock_is_reported_in_best_effort,
+        ),
     ];
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    let mut failed = 0;
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-') && a.parse::<usize>().is_err())
+        .collect();
+    let (mut ran, mut failed) = (0, 0);
     for (name, test) in tests {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
+        ran += 1;
         let result = std::panic::catch_unwind(test);
-        println!("test {name} ... {}", if result.is_ok() { "ok" } else { "FAILED" });
+        println!(
+            "test {name} ... {}",
+            if result.is_ok() { "ok" } else { "FAILED" }
+        );
         failed += usize::from(result.is_err());
     }
-    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    let verdict = if failed == 0 { "ok" } else { "FAILED" };
+    println!(
+        "\ntest result: {verdict}. {} passed; {failed} failed",
+        ran - failed
+    );
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
 
 fn is_root() -> bool {
@@ -84,7 +124,11 @@ fn is_root() -> bool {
 
 fn nobody() -> Option<UserIds> {
     let u = nix::unistd::User::from_name("nobody").ok()??;
-    Some(UserIds { name: u.name, uid: u.uid.as_raw(), gid: u.gid.as_raw() })
+    Some(UserIds {
+        name: u.name,
+        uid: u.uid.as_raw(),
+        gid: u.gid.as_raw(),
+    })
 }
 
 /// Run this binary with `args`, bounded in time.
@@ -95,7 +139,11 @@ fn run_self(args: &[&str], as_user: Option<&UserIds>) -> Output {
     if let Some(u) = as_user {
         cmd.uid(u.uid).gid(u.gid);
     }
-    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn child");
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn child");
     let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid fits"));
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -114,7 +162,10 @@ fn last_json(out: &Output) -> Value {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().rev().find(|l| l.starts_with('{'));
     let line = line.unwrap_or_else(|| {
-        panic!("no JSON from child; stdout: {stdout}; stderr: {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "no JSON from child; stdout: {stdout}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     serde_json::from_str(line).expect("child JSON")
 }
@@ -124,26 +175,44 @@ fn report_of(v: &Value) -> SandboxReport {
 }
 
 fn status_line<'a>(v: &'a Value, key: &str) -> &'a str {
-    v["status"][key].as_str().unwrap_or_else(|| panic!("no status line {key} in {v}"))
+    v["status"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no status line {key} in {v}"))
 }
 
 fn store_allowlist_runs_tokio_sqlite_and_fd_passing() {
     let dir = tempfile::tempdir().expect("tempdir");
     if is_root() {
         let u = nobody().expect("user nobody exists");
-        nix::unistd::chown(dir.path(), Some(u.uid.into()), Some(u.gid.into())).expect("chown data dir");
+        nix::unistd::chown(dir.path(), Some(u.uid.into()), Some(u.gid.into()))
+            .expect("chown data dir");
     }
-    let out = run_self(&["store-workload", dir.path().to_str().expect("utf-8 path")], None);
+    let out = run_self(
+        &["store-workload", dir.path().to_str().expect("utf-8 path")],
+        None,
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "workload failed: {}\nstdout: {stdout}\nstderr: {stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "workload failed: {}\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
     let rows = WORKLOAD_COMMITS * ROWS_PER_COMMIT;
-    assert!(stdout.contains(&format!("workload ok rows={rows} ")), "stdout: {stdout}");
-    assert!(stdout.contains(&format!("tasks={WORKLOAD_TASKS} ")), "stdout: {stdout}");
+    assert!(
+        stdout.contains(&format!("workload ok rows={rows} ")),
+        "stdout: {stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("tasks={WORKLOAD_TASKS} ")),
+        "stdout: {stdout}"
+    );
     assert!(stdout.contains("execve=EPERM"), "stdout: {stdout}");
     // What the sandboxed store wrote is on disk, readable from outside.
     let db = rusqlite::Connection::open(dir.path().join("db/index.db")).expect("open db");
-    let n: i64 = db.query_row("SELECT count(*) FROM m", [], |r| r.get(0)).expect("count");
+    let n: i64 = db
+        .query_row("SELECT count(*) FROM m", [], |r| r.get(0))
+        .expect("count");
     assert_eq!(n, i64::try_from(rows).expect("small"));
     let msg = std::fs::read(dir.path().join("msg/0/1")).expect("message file");
     assert_eq!(msg, FD_PAYLOAD);
@@ -164,7 +233,11 @@ fn check_child_reports_every_role_enforced() {
         ] {
             assert_eq!(state, &FeatureState::Enforced, "{role}: {name}");
         }
-        assert_eq!(r.landlock_abi, Some(7), "{role}: this kernel has landlock ABI 7");
+        assert_eq!(
+            r.landlock_abi,
+            Some(7),
+            "{role}: this kernel has landlock ABI 7"
+        );
         assert_eq!(status_line(&v, "NoNewPrivs"), "1", "{role}");
         assert_eq!(status_line(&v, "Seccomp"), "2", "{role}");
         assert_eq!(status_line(&v, "CapEff"), "0000000000000000", "{role}");
@@ -172,7 +245,12 @@ fn check_child_reports_every_role_enforced() {
             assert_eq!(r.privdrop, FeatureState::Enforced, "{role}");
             assert_eq!(r.capabilities, FeatureState::Enforced, "{role}");
             assert_ne!(r.uid, 0, "{role}");
-            assert!(!status_line(&v, "Uid").split_whitespace().any(|id| id == "0"), "{role}: {v}");
+            assert!(
+                !status_line(&v, "Uid")
+                    .split_whitespace()
+                    .any(|id| id == "0"),
+                "{role}: {v}"
+            );
             assert_eq!(status_line(&v, "CapBnd"), "0000000000000000", "{role}");
             assert_eq!(status_line(&v, "Groups"), "", "{role}");
         } else {
@@ -183,10 +261,16 @@ fn check_child_reports_every_role_enforced() {
         assert_eq!(probes["create_in_tmp"], "EACCES", "{role}: {v}");
         assert_eq!(probes["execve"], "EPERM", "{role}: {v}");
         assert_eq!(probes["ptrace_traceme"], "EPERM", "{role}: {v}");
-        let tcp = probes["tcp_connect_forbidden_port"].as_str().unwrap_or_default();
+        let tcp = probes["tcp_connect_forbidden_port"]
+            .as_str()
+            .unwrap_or_default();
         // Roles that may not open inet sockets get EPERM from seccomp,
         // the others EACCES from landlock.
-        let expected = if matches!(role, Role::Store | Role::Imap | Role::Junk) { "EPERM" } else { "EACCES" };
+        let expected = if matches!(role, Role::Store | Role::Imap | Role::Junk) {
+            "EPERM"
+        } else {
+            "EACCES"
+        };
         assert_eq!(tcp, expected, "{role}: {v}");
         if role == Role::Store {
             assert_eq!(probes["data_dir_write"], "ok", "{v}");
@@ -206,9 +290,17 @@ fn check_child_without_root_still_confines() {
     let v = last_json(&out);
     assert!(out.status.success(), "{v}");
     let r = report_of(&v);
-    assert!(matches!(r.privdrop, FeatureState::NotApplicable(_)), "{:?}", r.privdrop);
+    assert!(
+        matches!(r.privdrop, FeatureState::NotApplicable(_)),
+        "{:?}",
+        r.privdrop
+    );
     // The bounding set stays full without CAP_SETPCAP, nothing is held.
-    assert!(matches!(r.capabilities, FeatureState::NotApplicable(_)), "{:?}", r.capabilities);
+    assert!(
+        matches!(r.capabilities, FeatureState::NotApplicable(_)),
+        "{:?}",
+        r.capabilities
+    );
     assert_ne!(status_line(&v, "CapBnd"), "0000000000000000");
     assert_eq!(status_line(&v, "CapEff"), "0000000000000000");
     assert_eq!(r.landlock_fs, FeatureState::Enforced);
@@ -217,39 +309,83 @@ fn check_child_without_root_still_confines() {
     assert_eq!(v["probes"]["read_etc_passwd"], "EACCES");
     assert_eq!(v["probes"]["tcp_connect_forbidden_port"], "EACCES");
     // Port 25 is allowed for the queue: landlock must not deny it.
-    let p25 = v["probes"]["tcp_connect_allowed_port_25"].as_str().unwrap_or_default();
+    let p25 = v["probes"]["tcp_connect_allowed_port_25"]
+        .as_str()
+        .unwrap_or_default();
     assert!(p25 == "ECONNREFUSED" || p25 == "connected", "{v}");
 }
 
 fn run_check_json_passes_on_this_kernel() {
     let out = run_self(&["sandbox-check", "--json"], None);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let lines: Vec<Value> =
-        stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
     let roles: Vec<&str> = lines.iter().filter_map(|v| v["role"].as_str()).collect();
     let all: Vec<&str> = Role::ALL.iter().map(|r| r.name()).collect();
     assert_eq!(roles, all);
     for v in &lines {
         assert_eq!(v["ok"], true, "{v}");
         let dir = v["data_dir"].as_str();
-        assert!(dir.is_none_or(|d| !Path::new(d).exists()), "run_check removes the store's dir: {v}");
+        assert!(
+            dir.is_none_or(|d| !Path::new(d).exists()),
+            "run_check removes the store's dir: {v}"
+        );
     }
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn enter_refuses_threads_and_root_without_user() {
+    let out = run_self(&["refusal", "threads"], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("refused: sandbox setup failed"), "{stdout}");
+    assert!(stdout.contains("has 2 threads"), "{stdout}");
+    if !is_root() {
+        println!("not root: skipping the root-without-user case");
+        return;
+    }
+    let out = run_self(&["refusal", "root-without-user"], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("a worker never runs as root"), "{stdout}");
+    assert!(
+        stdout.contains("uid=0"),
+        "the refusal happens before any change: {stdout}"
+    );
 }
 
 fn hidden_landlock_is_refused_when_required() {
     let out = run_self(&["hidden-landlock", "required"], None);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("refused feature=landlock_fs"), "stdout: {stdout}");
-    assert!(stdout.contains("not built into this kernel"), "stdout: {stdout}");
+    assert!(
+        stdout.contains("refused feature=landlock_fs"),
+        "stdout: {stdout}"
+    );
+    assert!(
+        stdout.contains("not built into this kernel"),
+        "stdout: {stdout}"
+    );
 }
 
 fn hidden_landlock_is_reported_in_best_effort() {
     let out = run_self(&["hidden-landlock", "best-effort"], None);
     let v = last_json(&out);
     let r: SandboxReport = serde_json::from_value(v).expect("report");
-    assert!(matches!(r.landlock_fs, FeatureState::Missing(_)), "{:?}", r.landlock_fs);
-    assert!(matches!(r.landlock_net, FeatureState::Missing(_)), "{:?}", r.landlock_net);
+    assert!(
+        matches!(r.landlock_fs, FeatureState::Missing(_)),
+        "{:?}",
+        r.landlock_fs
+    );
+    assert!(
+        matches!(r.landlock_net, FeatureState::Missing(_)),
+        "{:?}",
+        r.landlock_net
+    );
     assert_eq!(r.landlock_abi, None);
     assert_eq!(r.seccomp, FeatureState::Enforced);
     assert_eq!(r.no_new_privs, FeatureState::Enforced);
@@ -284,7 +420,11 @@ fn child_store_workload(dir: &Path) -> i32 {
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 fn store_workload(dir: &Path) -> Res<String> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).max_blocking_threads(4).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(4)
+        .enable_all()
+        .build()?;
     rt.block_on(async {
         let started = Instant::now();
         // Tasks with timers on the worker threads.
@@ -302,7 +442,11 @@ fn store_workload(dir: &Path) -> Res<String> {
         if sum != (0..WORKLOAD_TASKS).sum::<usize>() {
             return Err("tasks returned the wrong values".into());
         }
-        let timed_out = tokio::time::timeout(Duration::from_millis(5), tokio::time::sleep(Duration::from_secs(5))).await;
+        let timed_out = tokio::time::timeout(
+            Duration::from_millis(5),
+            tokio::time::sleep(Duration::from_secs(5)),
+        )
+        .await;
         if timed_out.is_ok() {
             return Err("timeout did not fire".into());
         }
@@ -334,7 +478,8 @@ fn store_workload(dir: &Path) -> Res<String> {
 /// A memfd with a message body goes over a socketpair with SCM_RIGHTS; the
 /// receiver reads it through the passed fd.
 fn pass_memfd() -> Res<Vec<u8>> {
-    let memfd = nix::sys::memfd::memfd_create(c"moxd-body", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
+    let memfd =
+        nix::sys::memfd::memfd_create(c"moxd-body", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
     let mut file = std::fs::File::from(memfd);
     file.write_all(FD_PAYLOAD)?;
     let (tx, rx) = std::os::unix::net::UnixStream::pair()?;
@@ -374,7 +519,10 @@ fn sqlite_wal(dir: &Path) -> Res<usize> {
     for c in 0..WORKLOAD_COMMITS {
         let tx = writer.transaction()?;
         for r in 0..ROWS_PER_COMMIT {
-            tx.execute("INSERT INTO m (body) VALUES (?1)", [format!("message {c}/{r}")])?;
+            tx.execute(
+                "INSERT INTO m (body) VALUES (?1)",
+                [format!("message {c}/{r}")],
+            )?;
         }
         tx.commit()?;
         let seen: i64 = reader.query_row("SELECT count(*) FROM m", [], |r| r.get(0))?;
@@ -383,7 +531,11 @@ fn sqlite_wal(dir: &Path) -> Res<usize> {
         }
     }
     // A sort big enough to want a temp b-tree.
-    let _: String = writer.query_row("SELECT group_concat(body) FROM (SELECT body FROM m ORDER BY body DESC)", [], |r| r.get(0))?;
+    let _: String = writer.query_row(
+        "SELECT group_concat(body) FROM (SELECT body FROM m ORDER BY body DESC)",
+        [],
+        |r| r.get(0),
+    )?;
     writer.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     drop(reader);
     drop(writer);
@@ -400,7 +552,10 @@ fn durable_rename(dir: &Path, body: &[u8]) -> Res<()> {
     std::fs::create_dir_all(&tmp_dir)?;
     std::fs::create_dir_all(&msg_dir)?;
     let tmp = tmp_dir.join("1");
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)?;
     f.write_all(body)?;
     f.sync_all()?;
     drop(f);
@@ -418,6 +573,37 @@ fn durable_rename(dir: &Path, body: &[u8]) -> Res<()> {
     }
     std::fs::remove_dir(&tmp_dir)?;
     Ok(())
+}
+
+/// Cases `enter` must refuse, printing why and the uid afterwards.
+fn child_refusal(case: &str) -> i32 {
+    let (spec, _thread) = match case {
+        "threads" => {
+            let (tx, rx) = mpsc::channel::<()>();
+            let t = std::thread::spawn(move || {
+                let _ = rx.recv_timeout(CHILD_TIMEOUT);
+            });
+            let spec = SandboxSpec::for_role(Role::Junk, SandboxMode::Required, child_user(), None);
+            (spec, Some((tx, t)))
+        }
+        "root-without-user" => (
+            SandboxSpec::for_role(Role::Junk, SandboxMode::Required, None, None),
+            None,
+        ),
+        _ => return 2,
+    };
+    let result = sandbox::enter(&spec);
+    let uid = nix::unistd::getuid();
+    match result {
+        Ok(_) => {
+            println!("entered uid={uid}");
+            1
+        }
+        Err(e) => {
+            println!("refused: {e} uid={uid}");
+            0
+        }
+    }
 }
 
 /// Hide landlock behind ENOSYS (as on a kernel without it), then enter.
@@ -452,7 +638,11 @@ fn child_hidden_landlock(mode: &str) -> i32 {
         println!("cannot hide landlock: {e}");
         return 1;
     }
-    let mode = if mode == "required" { SandboxMode::Required } else { SandboxMode::BestEffort };
+    let mode = if mode == "required" {
+        SandboxMode::Required
+    } else {
+        SandboxMode::BestEffort
+    };
     let spec = SandboxSpec::for_role(Role::Imap, mode, child_user(), None);
     match sandbox::enter(&spec) {
         Err(SandboxError::Required { feature, reason }) => {

@@ -16,6 +16,9 @@ pub const MSG_DIR_SHIFT: u32 = 13;
 /// Read size when copying an incoming message into tmp/.
 const COPY_BUFFER_SIZE: usize = 64 * 1024;
 
+/// Lock file in the data directory, held while a `Store` is open.
+const LOCK_FILE: &str = "store.lock";
+
 /// Mode of every directory the store creates.
 const DIR_MODE: u32 = 0o700;
 
@@ -48,6 +51,30 @@ impl Layout {
 
     pub fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
+    }
+
+    /// Takes the data directory's lock: one store per data directory. The
+    /// lock lasts as long as the returned file is open (a crashed store
+    /// releases it with its last descriptor).
+    pub fn lock(&self) -> Result<File> {
+        let path = self.root.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(false)
+            .mode(FILE_MODE)
+            .open(&path)
+            .ctx(|| format!("open {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(fs::TryLockError::WouldBlock) => Err(StoreError::temporary(format!(
+                "data directory {} is in use by another store",
+                self.root.display()
+            ))),
+            Err(fs::TryLockError::Error(e)) => {
+                Err(StoreError::io(format!("lock {}", path.display()), e))
+            }
+        }
     }
 
     /// Creates every directory of the layout that is missing.

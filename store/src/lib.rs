@@ -16,6 +16,7 @@
 
 mod account;
 mod accounts;
+mod authlimit;
 mod credentials;
 pub mod daemon;
 mod db;
@@ -35,6 +36,7 @@ pub mod server;
 mod store;
 mod subscribe;
 
+pub use authlimit::{FAILED_AUTH_PER_DAY, FAILED_AUTH_PER_MINUTE};
 pub use credentials::MAX_PASSWORD_LEN;
 pub use deliver::MAX_DELIVERY_BATCH;
 pub use error::StoreError;

@@ -4,6 +4,7 @@
 //! called from many threads at once (call it from `spawn_blocking`).
 
 use std::collections::{HashMap, HashSet};
+use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -32,7 +33,11 @@ pub struct Store {
     /// Account receiving mail for unknown recipients (localserve).
     pub(crate) catchall: RwLock<Option<String>>,
     pub(crate) counters: Counters,
+    /// Failed-login limits per remote IP class, shared by every protocol.
+    pub(crate) auth_limits: Mutex<crate::authlimit::AuthLimits>,
     tmp_seq: AtomicU64,
+    /// Held open for the lock on the data directory.
+    _lock: File,
 }
 
 #[derive(Debug, Default)]
@@ -51,15 +56,17 @@ pub struct Stats {
 }
 
 impl Store {
-    /// Opens the data directory, creating its layout when missing: migrates
-    /// system.db, empties tmp/ and removes queue files without a row (left by
-    /// a crash). Account databases are opened on first use, and their
-    /// message directories checked the same way then.
+    /// Opens the data directory, creating its layout when missing: locks it
+    /// (one store per data directory), migrates system.db, empties tmp/ and
+    /// removes queue files without a row (left by a crash). Account
+    /// databases are opened on first use, and their message directories
+    /// checked the same way then.
     pub fn open(data_dir: &Path) -> Result<Store> {
         let layout = Layout {
             root: data_dir.to_path_buf(),
         };
         layout.create()?;
+        let dir_lock = layout.lock()?;
         let leftovers = files::empty_dir(&layout.tmp())?;
         if leftovers > 0 {
             tracing::info!(count = leftovers, "removed leftover temporary files");
@@ -79,7 +86,9 @@ impl Store {
             accounts: Mutex::new(HashMap::new()),
             catchall: RwLock::new(None),
             counters: Counters::default(),
+            auth_limits: Mutex::new(crate::authlimit::AuthLimits::new()),
             tmp_seq: AtomicU64::new(0),
+            _lock: dir_lock,
         })
     }
 

@@ -46,6 +46,17 @@ fn reopen_keeps_data_and_does_not_migrate_again() {
 }
 
 #[test]
+fn one_store_per_data_directory() {
+    let dir = common::tempdir();
+    let first = common::open(dir.path());
+    let err = Store::open(dir.path()).unwrap_err();
+    assert_eq!(err.kind, StoreErrorKind::Temporary);
+    assert!(err.message.contains("in use"), "{err}");
+    drop(first);
+    common::open(dir.path());
+}
+
+#[test]
 fn newer_schema_is_refused() {
     let dir = common::tempdir();
     drop(common::open(dir.path()));
@@ -126,6 +137,7 @@ fn account_names_cannot_escape_the_accounts_directory() {
         [
             "accounts",
             "queue",
+            "store.lock",
             "system.db",
             "system.db-shm",
             "system.db-wal",

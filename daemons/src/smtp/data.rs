@@ -178,17 +178,20 @@ impl DataDecoder {
         }
     }
 
+    /// Write `bytes`, or as much as fits under the maximum size; the
+    /// stored part is always a prefix of the decoded message, whatever the
+    /// chunk boundaries were.
     fn emit(&mut self, bytes: &[u8], out: &mut impl Write) -> io::Result<()> {
         if self.too_large {
             return Ok(());
         }
-        let n = bytes.len() as u64;
-        if self.written.saturating_add(n) > self.max_size {
+        let room = self.max_size - self.written;
+        let n = usize::try_from(room).map_or(bytes.len(), |r| r.min(bytes.len()));
+        if n < bytes.len() {
             self.too_large = true;
-            return Ok(());
         }
-        self.written += n;
-        out.write_all(bytes)
+        self.written += n as u64;
+        out.write_all(&bytes[..n])
     }
 }
 

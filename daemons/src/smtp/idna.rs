@@ -81,7 +81,7 @@ fn label_forms(label: &str, allow_underscore: bool) -> Result<(String, String), 
             let u = decode(rest).ok_or(IdnaError::Punycode)?;
             // An A-label must decode to a non-ASCII label that encodes back
             // to the same string (RFC 5891 §5.4).
-            if u.is_ascii() || u.chars().any(|c| !unicode_char_ok(c)) {
+            if u.is_ascii() || !u.chars().all(label_char_ok) {
                 return Err(IdnaError::Punycode);
             }
             let u = u.to_lowercase();
@@ -96,7 +96,7 @@ fn label_forms(label: &str, allow_underscore: bool) -> Result<(String, String), 
     if u.chars().count() > MAX_UNICODE_LABEL_CHARS {
         return Err(IdnaError::LabelTooLong);
     }
-    if !u.chars().all(|c| if c.is_ascii() { c.is_ascii_alphanumeric() || c == '-' } else { unicode_char_ok(c) }) {
+    if !u.chars().all(label_char_ok) {
         return Err(IdnaError::InvalidChar);
     }
     let a = format!("{ACE_PREFIX}{}", encode(&u).ok_or(IdnaError::Punycode)?);
@@ -106,8 +106,13 @@ fn label_forms(label: &str, allow_underscore: bool) -> Result<(String, String), 
     Ok((a, u))
 }
 
-fn unicode_char_ok(c: char) -> bool {
-    !c.is_ascii() && !c.is_control() && !c.is_whitespace() && c != '\u{FFFD}'
+/// A character of a U-label: LDH for ASCII, no controls or spaces otherwise.
+fn label_char_ok(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || c == '-'
+    } else {
+        !c.is_control() && !c.is_whitespace() && c != '\u{FFFD}'
+    }
 }
 
 // RFC 3492 §5: Punycode parameters.

@@ -1,1 +1,35 @@
-//! SMTP server protocol: smtp-in and submission (RFC 5321).
+//! SMTP server protocol engine for the smtp-in and submission workers
+//! (RFC 5321 and extensions). Transport-independent: a [`Session`] runs
+//! over any byte stream and reaches the rest of moxd through a
+//! [`Backend`]. The pieces, one concern each:
+//!
+//! - [`reply`] — reply codes, enhanced status codes, wire encoding;
+//! - [`command`], [`address`], [`params`], [`idna`] — parsing a command line;
+//! - [`data`] — the DATA decoder (dot-unstuffing, SMTP smuggling checks);
+//! - [`bdat`] — CHUNKING;
+//! - [`inspect`], [`spool`], [`received`] — the message on its way to the store;
+//! - [`localserve`] — fake failures for `moxd localserve`;
+//! - [`config`], [`backend`], [`session`] — the state machine and its inputs.
+
+pub mod address;
+pub mod backend;
+pub mod bdat;
+pub mod command;
+pub mod config;
+pub mod data;
+pub mod idna;
+pub mod inspect;
+pub mod localserve;
+pub mod params;
+pub mod received;
+pub mod reply;
+pub mod session;
+pub mod spool;
+
+pub use address::{Address, Domain, ForwardPath, LocalPart, ReversePath};
+pub use backend::{Backend, BackendError, Envelope, Recipient, TlsInfo};
+pub use command::{Command, HelloName, ParseError};
+pub use config::{Config, Kind, Limits, TlsConfig};
+pub use reply::{Code, Esc, Reply};
+pub use session::{PeerInfo, Session, SessionError};
+pub use spool::MessageFile;

@@ -15,24 +15,26 @@ use nix::sys::memfd::{MFdFlags, memfd_create};
 /// Write buffer in front of the memory file.
 pub const SPOOL_BUFFER: usize = 64 * 1024;
 
-/// A message being written.
+/// A message being written. A write error is remembered and reported by
+/// [`Spool::finish`], so the protocol side can keep reading to the end of
+/// the message before it answers.
 pub struct Spool {
     writer: BufWriter<File>,
+    error: Option<io::Error>,
 }
 
 impl Spool {
     pub fn new() -> io::Result<Spool> {
         let fd = memfd_create(c"moxd-smtp-message", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
             .map_err(io::Error::from)?;
-        Ok(Spool { writer: BufWriter::with_capacity(SPOOL_BUFFER, File::from(fd)) })
-    }
-
-    pub fn writer(&mut self) -> &mut BufWriter<File> {
-        &mut self.writer
+        Ok(Spool { writer: BufWriter::with_capacity(SPOOL_BUFFER, File::from(fd)), error: None })
     }
 
     /// Flush, seal and rewind; `prefix` is what moxd adds before the file.
     pub fn finish(self, prefix: Vec<u8>) -> io::Result<MessageFile> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
         let mut file = self.writer.into_inner().map_err(|e| e.into_error())?;
         let size = file.seek(SeekFrom::End(0))?;
         fcntl(
@@ -44,6 +46,21 @@ impl Spool {
         .map_err(io::Error::from)?;
         file.seek(SeekFrom::Start(0))?;
         Ok(MessageFile { file, size, prefix })
+    }
+}
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.error.is_none()
+            && let Err(e) = self.writer.write_all(buf)
+        {
+            self.error = Some(e);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -84,7 +101,7 @@ mod tests {
     #[test]
     fn spool_round_trip_and_seals() {
         let mut s = Spool::new().unwrap();
-        s.writer().write_all(b"hello\r\n").unwrap();
+        s.write_all(b"hello\r\n").unwrap();
         let mut m = s.finish(b"Received: x\r\n".to_vec()).unwrap();
         assert_eq!(m.size, 7);
         assert_eq!(m.total_size(), 20);

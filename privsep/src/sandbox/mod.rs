@@ -8,7 +8,7 @@
 //! 2. as root: clear the bounding and ambient sets, setgroups([]),
 //!    setresgid, setresuid, clear the other sets, verify;
 //! 3. PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE 0;
-//! 4. landlock (fs, then TCP ports + scopes);
+//! 4. landlock (one ruleset: paths, TCP ports, scopes);
 //! 5. seccomp, last.
 
 mod check;

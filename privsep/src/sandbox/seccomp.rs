@@ -20,7 +20,8 @@ use seccompiler::{
 use super::SandboxError;
 
 /// Syscall numbers that differ per architecture: old syscalls x86_64 still
-/// has and glibc still calls there (aarch64 only has the `*at` forms).
+/// has and glibc still calls there (aarch64 only has the `*at` forms and
+/// renames with renameat2).
 #[cfg(target_arch = "x86_64")]
 mod arch {
     pub(super) const TARGET: seccompiler::TargetArch = seccompiler::TargetArch::x86_64;
@@ -29,6 +30,7 @@ mod arch {
         libc::SYS_mkdir,
         libc::SYS_rmdir,
         libc::SYS_rename,
+        libc::SYS_renameat,
         libc::SYS_unlink,
         libc::SYS_access,
         libc::SYS_readlink,
@@ -144,7 +146,6 @@ const BASE: &[i64] = &[
 const FILES: &[i64] = &[
     libc::SYS_mkdirat,
     libc::SYS_unlinkat,
-    libc::SYS_renameat,
     libc::SYS_renameat2,
     libc::SYS_fsync,
     libc::SYS_fdatasync,
@@ -347,10 +348,7 @@ fn base_conditional(rules: &mut Rules) -> Result<(), SandboxError> {
         libc::SYS_prctl,
         any_of(0, PRCTL_OPTIONS.iter().map(|&o| o as u64))?,
     );
-    rules.insert(
-        libc::SYS_ioctl,
-        any_of(1, IOCTL_REQUESTS.iter().map(|&r| r as u64))?,
-    );
+    rules.insert(libc::SYS_ioctl, any_of(1, IOCTL_REQUESTS.iter().copied())?);
     // tgkill(own pid, tid, sig): raise() and abort() within this process.
     rules.insert(
         libc::SYS_tgkill,

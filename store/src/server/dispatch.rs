@@ -111,6 +111,15 @@ pub fn dispatch(
             Ok(q) => StoreReply::Queue(q),
             Err(e) => StoreReply::Error(e.into()),
         },
+        AccountOwns { account, address } => match store.account_owns(&account, &address) {
+            Ok(b) => StoreReply::Owns(b),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        AuthCheck { ip } => StoreReply::AuthAllowed(store.auth_allowed(ip)),
+        AuthRecord { ip, success } => {
+            store.auth_record(ip, success);
+            StoreReply::Ok
+        }
     };
     (reply, None)
 }

@@ -23,6 +23,8 @@ fn roles_for(req: &StoreRequest) -> &'static [Role] {
         }
         QueueAdd(_) => &[Submission, Queue],
         QueueList => &[Queue, Web],
+        AccountOwns { .. } => &[Submission, Web],
+        AuthCheck { .. } | AuthRecord { .. } => &[Submission, Imap, Web],
     }
 }
 

@@ -51,6 +51,7 @@ pub struct PeerInfo {
 }
 
 /// What a command handler wants next.
+#[allow(clippy::large_enum_variant, reason = "moved once per command; a box would cost more than the copy")]
 pub(crate) enum Flow {
     Next(State),
     /// Close the connection after sending what is queued.

@@ -39,7 +39,7 @@ pub enum State {
     /// MAIL accepted; RCPTs are collected.
     Mail(Hello, Transaction),
     /// BDAT chunks are being received.
-    Chunking(Hello, Transaction, Chunks),
+    Chunking(Hello, Transaction, Box<Chunks>),
 }
 
 impl State {

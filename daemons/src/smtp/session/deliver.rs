@@ -1,0 +1,107 @@
+//! The end of a transaction (after DATA's final dot or BDAT LAST): last
+//! checks, the headers moxd adds, and delivery through the backend. `250`
+//! only after the backend says the message is durable (RFC 5321 §4.1.1.4,
+//! §6.1); any backend failure is `451 4.3.0`.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::mail::backend_reply;
+use super::state::{Hello, State, Transaction};
+use super::{Flow, Session, SessionError};
+use crate::smtp::backend::{Backend, BackendError, Envelope};
+use crate::smtp::config::Kind;
+use crate::smtp::inspect::Inspect;
+use crate::smtp::localserve::Stage;
+use crate::smtp::params::Body;
+use crate::smtp::received::{self, Trace};
+use crate::smtp::reply::{Code, Esc, Reply};
+use crate::smtp::spool::Spool;
+
+impl<S, B> Session<S, B>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    B: Backend,
+{
+    pub(super) async fn finish(&mut self, hello: Hello, tx: Transaction, sink: Inspect<Spool>) -> Result<Flow, SessionError> {
+        let reply = self.deliver(&hello, tx, sink).await?;
+        self.reply(reply);
+        Ok(Flow::Next(State::Ready(hello)))
+    }
+
+    async fn deliver(&mut self, hello: &Hello, tx: Transaction, sink: Inspect<Spool>) -> Result<Reply, SessionError> {
+        let found = sink.findings();
+        let declared_8bit = matches!(tx.params.body, Some(Body::EightBitMime | Body::BinaryMime));
+        if self.cfg.pedantic && found.eight_bit && !declared_8bit {
+            // RFC 6152 §3: 8-bit data only after BODY=8BITMIME.
+            let text = "8-bit data requires BODY=8BITMIME";
+            return Ok(Reply::new(Code::TRANSACTION_FAILED, Esc::MEDIA, text));
+        }
+        for r in &tx.recipients {
+            if let Some(reply) = self.localserve_failure(&r.address, Stage::Data).await? {
+                return Ok(reply);
+            }
+        }
+        let time = received::now();
+        let id = received::random_id();
+        let helo = hello.name.to_string();
+        let single = match tx.recipients.as_slice() {
+            [one] if self.cfg.kind == Kind::Incoming => Some(&one.address),
+            _ => None,
+        };
+        let trace = Trace {
+            helo: &helo,
+            remote_ip: self.peer.remote.ip(),
+            remote_name: self.peer.remote_name.as_deref(),
+            hostname: &self.cfg.hostname,
+            esmtp: hello.esmtp,
+            authenticated: self.account.is_some(),
+            smtputf8: tx.params.smtputf8,
+            tls: self.tls.as_ref().map(|t| &t.info),
+            id: &id,
+            recipient: single,
+            time,
+        };
+        let mut prefix = received::received(&trace).into_bytes();
+        if self.cfg.kind == Kind::Submission {
+            // RFC 6409 §8.3, §8.2: a submission server may add these.
+            if !found.message_id {
+                prefix.extend_from_slice(received::message_id_field(&self.cfg.hostname).as_bytes());
+            }
+            if !found.date {
+                prefix.extend_from_slice(received::date_field(time).as_bytes());
+            }
+        }
+        let msg = match sink.into_inner().finish(prefix) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "spooling message failed");
+                return Ok(Reply::new(Code::LOCAL_ERROR, Esc::SYSTEM_TEMP, "temporary failure, try again later"));
+            }
+        };
+        let env = Envelope {
+            kind: self.cfg.kind,
+            id: id.clone(),
+            mail_from: tx.from,
+            params: tx.params,
+            recipients: tx.recipients,
+            account: self.account.clone(),
+            remote_ip: self.peer.remote.ip(),
+            helo,
+            tls: self.tls.as_ref().map(|t| t.info.clone()),
+            received_at: time,
+            eight_bit: found.eight_bit,
+        };
+        let limit = self.cfg.limits.final_reply_timeout;
+        let result = match tokio::time::timeout(limit, self.backend.deliver(&env, msg)).await {
+            Ok(r) => r,
+            Err(_) => Err(BackendError::Temporary("delivery timed out".into())),
+        };
+        Ok(match result {
+            Ok(()) => {
+                tracing::info!(id, remote = %self.peer.remote, recipients = env.recipients.len(), "message accepted");
+                Reply::new(Code::OK, Esc::OK, format!("message accepted as {id}"))
+            }
+            Err(e) => backend_reply(&e),
+        })
+    }
+}

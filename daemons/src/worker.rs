@@ -1,0 +1,145 @@
+//! What every network worker shares after its sandbox is in place: the
+//! master channel (store connections arrive here, Shutdown too), a store
+//! handle that asks the master for a new connection when the store went
+//! away, and the TLS server configuration built from PEM bytes the master
+//! sent (workers never open key files).
+
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use ipc::client::Client;
+use ipc::config::{TlsMaterial, WorkerBootstrap};
+use ipc::hello::handshake;
+use ipc::master::{MasterToWorker, WorkerToMaster};
+use ipc::role::Peer;
+use ipc::sandbox::SandboxReport;
+use ipc::store::{StoreReply, StoreRequest};
+use ipc::{AsyncSender, Role};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+pub type StoreClient = Client<StoreRequest, StoreReply>;
+
+/// How long a request waits for a store connection (e.g. while the store restarts).
+pub const STORE_CONNECT_WAIT: Duration = Duration::from_secs(30);
+
+/// A worker's link to the store, renewed through the master.
+#[derive(Clone)]
+pub struct StoreHandle {
+    role: Role,
+    current: watch::Receiver<Option<StoreClient>>,
+    master: AsyncSender,
+}
+
+impl StoreHandle {
+    /// A live store client, asking the master for a new connection if the
+    /// current one is closed.
+    pub async fn client(&self) -> Result<StoreClient> {
+        let mut rx = self.current.clone();
+        let mut asked = false;
+        let wait = async {
+            loop {
+                if let Some(c) = rx.borrow_and_update().clone().filter(|c| !c.is_closed()) {
+                    return Ok(c);
+                }
+                if !asked {
+                    self.master.send(0, &WorkerToMaster::NeedStoreConnection, &[]).await?;
+                    asked = true;
+                }
+                // Poll as well: a connection can close without a new value.
+                let _ = tokio::time::timeout(Duration::from_millis(200), rx.changed()).await;
+                if rx.has_changed().is_err() {
+                    bail!("master channel closed");
+                }
+            }
+        };
+        tokio::time::timeout(STORE_CONNECT_WAIT, wait)
+            .await
+            .with_context(|| format!("{}: no store connection within {STORE_CONNECT_WAIT:?}", self.role))?
+    }
+
+    /// One request/reply with the store.
+    pub async fn call(&self, req: &StoreRequest) -> Result<StoreReply> {
+        Ok(self.client().await?.call(req).await?)
+    }
+}
+
+/// A running worker's shared state.
+pub struct WorkerContext {
+    pub boot: WorkerBootstrap,
+    pub store: StoreHandle,
+    /// Cancelled when the master says Shutdown or goes away.
+    pub shutdown: CancellationToken,
+}
+
+/// Report ready to the master and start serving its channel. Must be
+/// called inside the worker's tokio runtime.
+pub async fn start(boot: WorkerBootstrap, channel: UnixStream, sandbox: SandboxReport) -> Result<Arc<WorkerContext>> {
+    let role = boot.role;
+    let (mut rx, tx) = ipc::conn::split_std(channel)?;
+    let (set, current) = watch::channel(None::<StoreClient>);
+    let shutdown = CancellationToken::new();
+    let sd = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            match rx.recv::<MasterToWorker>().await {
+                Ok(Some(m)) => match m.body {
+                    MasterToWorker::StoreConnection => {
+                        let Some(fd) = m.fds.into_iter().next() else {
+                            tracing::warn!("store connection without a descriptor");
+                            continue;
+                        };
+                        match connect(role, fd).await {
+                            Ok(c) => {
+                                set.send_replace(Some(c));
+                            }
+                            Err(e) => tracing::error!(error = %format!("{e:#}"), "store connection"),
+                        }
+                    }
+                    MasterToWorker::Shutdown => break,
+                    MasterToWorker::Bootstrap(_) | MasterToWorker::NewClient { .. } => {
+                        tracing::warn!("unexpected message from master")
+                    }
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "bad frame from master");
+                    break;
+                }
+            }
+        }
+        sd.cancel();
+    });
+    tx.send(0, &WorkerToMaster::Ready { sandbox: Box::new(sandbox) }, &[]).await?;
+    let store = StoreHandle { role, current, master: tx };
+    Ok(Arc::new(WorkerContext { boot, store, shutdown }))
+}
+
+async fn connect(role: Role, fd: std::os::fd::OwnedFd) -> Result<StoreClient> {
+    let (mut rx, tx) = ipc::conn::split_std(UnixStream::from(fd))?;
+    handshake(&mut rx, &tx, Peer::Worker(role)).await?;
+    Ok(StoreClient::spawn(rx, tx))
+}
+
+/// A rustls server configuration from the master's PEM bytes.
+pub fn tls_server_config(m: &TlsMaterial) -> Result<Arc<rustls::ServerConfig>> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&m.cert_chain_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("certificate: {e:?}"))?;
+    let key = PrivateKeyDer::from_pem_slice(&m.key_pem).map_err(|e| anyhow::anyhow!("private key: {e:?}"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    Ok(Arc::new(cfg))
+}
+
+/// A multi-threaded runtime for a worker (threads inherit the sandbox).
+pub fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?)
+}
