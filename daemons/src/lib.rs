@@ -3,4 +3,5 @@
 
 pub mod sasl;
 pub mod smtp;
+pub mod smtpd;
 pub mod worker;

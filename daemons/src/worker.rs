@@ -45,7 +45,9 @@ impl StoreHandle {
                     return Ok(c);
                 }
                 if !asked {
-                    self.master.send(0, &WorkerToMaster::NeedStoreConnection, &[]).await?;
+                    self.master
+                        .send(0, &WorkerToMaster::NeedStoreConnection, &[])
+                        .await?;
                     asked = true;
                 }
                 // Poll as well: a connection can close without a new value.
@@ -57,7 +59,12 @@ impl StoreHandle {
         };
         tokio::time::timeout(STORE_CONNECT_WAIT, wait)
             .await
-            .with_context(|| format!("{}: no store connection within {STORE_CONNECT_WAIT:?}", self.role))?
+            .with_context(|| {
+                format!(
+                    "{}: no store connection within {STORE_CONNECT_WAIT:?}",
+                    self.role
+                )
+            })?
     }
 
     /// One request/reply with the store.
@@ -76,7 +83,11 @@ pub struct WorkerContext {
 
 /// Report ready to the master and start serving its channel. Must be
 /// called inside the worker's tokio runtime.
-pub async fn start(boot: WorkerBootstrap, channel: UnixStream, sandbox: SandboxReport) -> Result<Arc<WorkerContext>> {
+pub async fn start(
+    boot: WorkerBootstrap,
+    channel: UnixStream,
+    sandbox: SandboxReport,
+) -> Result<Arc<WorkerContext>> {
     let role = boot.role;
     let (mut rx, tx) = ipc::conn::split_std(channel)?;
     let (set, current) = watch::channel(None::<StoreClient>);
@@ -95,7 +106,9 @@ pub async fn start(boot: WorkerBootstrap, channel: UnixStream, sandbox: SandboxR
                             Ok(c) => {
                                 set.send_replace(Some(c));
                             }
-                            Err(e) => tracing::error!(error = %format!("{e:#}"), "store connection"),
+                            Err(e) => {
+                                tracing::error!(error = %format!("{e:#}"), "store connection")
+                            }
                         }
                     }
                     MasterToWorker::Shutdown => break,
@@ -112,9 +125,24 @@ pub async fn start(boot: WorkerBootstrap, channel: UnixStream, sandbox: SandboxR
         }
         sd.cancel();
     });
-    tx.send(0, &WorkerToMaster::Ready { sandbox: Box::new(sandbox) }, &[]).await?;
-    let store = StoreHandle { role, current, master: tx };
-    Ok(Arc::new(WorkerContext { boot, store, shutdown }))
+    tx.send(
+        0,
+        &WorkerToMaster::Ready {
+            sandbox: Box::new(sandbox),
+        },
+        &[],
+    )
+    .await?;
+    let store = StoreHandle {
+        role,
+        current,
+        master: tx,
+    };
+    Ok(Arc::new(WorkerContext {
+        boot,
+        store,
+        shutdown,
+    }))
 }
 
 async fn connect(role: Role, fd: std::os::fd::OwnedFd) -> Result<StoreClient> {
@@ -130,7 +158,8 @@ pub fn tls_server_config(m: &TlsMaterial) -> Result<Arc<rustls::ServerConfig>> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&m.cert_chain_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| anyhow::anyhow!("certificate: {e:?}"))?;
-    let key = PrivateKeyDer::from_pem_slice(&m.key_pem).map_err(|e| anyhow::anyhow!("private key: {e:?}"))?;
+    let key = PrivateKeyDer::from_pem_slice(&m.key_pem)
+        .map_err(|e| anyhow::anyhow!("private key: {e:?}"))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
@@ -141,5 +170,8 @@ pub fn tls_server_config(m: &TlsMaterial) -> Result<Arc<rustls::ServerConfig>> {
 
 /// A multi-threaded runtime for a worker (threads inherit the sandbox).
 pub fn runtime(threads: usize) -> Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()?)
 }

@@ -18,7 +18,16 @@ use crate::master::{Master, Settings};
 use crate::{control, listeners, logging, tls};
 
 /// Worker roles whose protocol is built; only their ports are opened.
-pub const BUILT_ROLES: &[Role] = &[Role::Store];
+pub const BUILT_ROLES: &[Role] = &[Role::Store, Role::SmtpIn, Role::Submission];
+
+/// The roles to run: the store, and each network role that got a socket.
+fn roles_to_run(bound: &[crate::master::BoundListener]) -> Vec<Role> {
+    BUILT_ROLES
+        .iter()
+        .copied()
+        .filter(|r| *r == Role::Store || bound.iter().any(|b| b.role == *r))
+        .collect()
+}
 
 /// localserve's account, password and admin password (as mox localserve).
 pub const LOCALSERVE_ACCOUNT: &str = "mox";
@@ -130,8 +139,8 @@ fn serve_inner(path: &Path) -> Result<()> {
         tls,
         log_filter: cfg.log.clone(),
         escape_probe,
+        roles: roles_to_run(&bound),
         listeners: bound,
-        roles: BUILT_ROLES.to_vec(),
     };
     run_master(settings, control, &cfg.control_socket, admin_gid, None)
 }
@@ -221,8 +230,8 @@ fn localserve_inner(dir: PathBuf) -> Result<()> {
         tls: Some(tls),
         log_filter: "info".into(),
         escape_probe: None,
+        roles: roles_to_run(&bound),
         listeners: bound,
-        roles: BUILT_ROLES.to_vec(),
     };
     let banner = Banner {
         dir,

@@ -115,6 +115,12 @@ fn worker_main(role: Role) -> i32 {
     };
     let result = match role {
         Role::Store => store::daemon::run(started.bootstrap, started.channel, started.sandbox),
+        Role::SmtpIn | Role::Submission => daemons::smtpd::run(
+            started.bootstrap,
+            started.channel,
+            started.sandbox,
+            started.listeners,
+        ),
         other => Err(anyhow::anyhow!("role {other} is not built yet")),
     };
     match result {

@@ -55,7 +55,10 @@ impl Domain {
 
     fn parse_with(s: &str, allow_underscore: bool) -> Result<Domain, AddressError> {
         let f = idna::to_forms(s, allow_underscore)?;
-        Ok(Domain { ascii: f.ascii, unicode: f.unicode })
+        Ok(Domain {
+            ascii: f.ascii,
+            unicode: f.unicode,
+        })
     }
 
     /// Lenient form for EHLO/HELO names: underscores are tolerated.
@@ -98,7 +101,11 @@ impl LocalPart {
     /// Whether the decoded value is a Dot-string (RFC 5321 §4.1.2), i.e. can
     /// be written without quotes.
     fn is_dot_string(&self) -> bool {
-        !self.0.is_empty() && self.0.split('.').all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
+        !self.0.is_empty()
+            && self
+                .0
+                .split('.')
+                .all(|atom| !atom.is_empty() && atom.chars().all(is_atext))
     }
 }
 
@@ -250,7 +257,9 @@ fn parse_path(s: &str) -> Result<(Path, &str), AddressError> {
 
 /// RFC 5321 §4.1.2 `atext` (from RFC 5322 §3.2.3), plus UTF-8 (RFC 6531 §3.3).
 fn is_atext(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || (!c.is_ascii() && !c.is_control())
+    c.is_ascii_alphanumeric()
+        || "!#$%&'*+-/=?^_`{|}~".contains(c)
+        || (!c.is_ascii() && !c.is_control())
 }
 
 /// RFC 5321 §4.1.2 `qtextSMTP` plus UTF-8 (RFC 6531 §3.3).
@@ -287,7 +296,8 @@ impl<'a> Cursor<'a> {
             if !self.eat('@') {
                 return Err(AddressError::Route);
             }
-            self.domain_until(|c| c == ',' || c == ':').map_err(|_| AddressError::Route)?;
+            self.domain_until(|c| c == ',' || c == ':')
+                .map_err(|_| AddressError::Route)?;
             if self.eat(':') {
                 return Ok(());
             }
@@ -392,7 +402,10 @@ mod tests {
         let (p, rest) = rev("<A.b@Example.COM> SIZE=1").unwrap();
         assert_eq!(addr(&p), "<A.b@example.com>");
         assert_eq!(rest, " SIZE=1");
-        assert_eq!(rev("<>").map(|(p, r)| (p, r.to_string())), Ok((ReversePath::Null, String::new())));
+        assert_eq!(
+            rev("<>").map(|(p, r)| (p, r.to_string())),
+            Ok((ReversePath::Null, String::new()))
+        );
     }
 
     #[test]
@@ -404,19 +417,37 @@ mod tests {
         // A quoted dot-string is the same mailbox as the unquoted one.
         let (q, _) = rev(r#"<"abc"@x.test>"#).unwrap();
         assert_eq!(q.to_string(), "<abc@x.test>");
-        assert_eq!(rev(r#"<"x@victim.test"@ex.test>"#).unwrap().0.address().unwrap().local.as_str(), "x@victim.test");
+        assert_eq!(
+            rev(r#"<"x@victim.test"@ex.test>"#)
+                .unwrap()
+                .0
+                .address()
+                .unwrap()
+                .local
+                .as_str(),
+            "x@victim.test"
+        );
     }
 
     #[test]
     fn source_route_is_dropped() {
         let (p, _) = ForwardPath::parse("<@a.test,@b.test:user@c.test>").unwrap();
-        assert_eq!(p, ForwardPath::Address(Address::parse("user@c.test").unwrap()));
-        assert_eq!(ForwardPath::parse("<@a.test user@c.test>"), Err(AddressError::Route));
+        assert_eq!(
+            p,
+            ForwardPath::Address(Address::parse("user@c.test").unwrap())
+        );
+        assert_eq!(
+            ForwardPath::parse("<@a.test user@c.test>"),
+            Err(AddressError::Route)
+        );
     }
 
     #[test]
     fn postmaster() {
-        assert_eq!(ForwardPath::parse("<PostMaster>").map(|x| x.0), Ok(ForwardPath::Postmaster));
+        assert_eq!(
+            ForwardPath::parse("<PostMaster>").map(|x| x.0),
+            Ok(ForwardPath::Postmaster)
+        );
         assert!(ReversePath::parse("<postmaster>").is_err());
         assert_eq!(ForwardPath::parse("<>"), Err(AddressError::Null));
     }

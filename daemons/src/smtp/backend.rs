@@ -22,6 +22,9 @@ pub enum BackendError {
     /// Refused for good (answered `554 5.3.0`), e.g. a mailbox over quota.
     #[error("permanent failure: {0}")]
     Permanent(String),
+    /// A recipient in one of our domains that no account has (`550 5.1.1`).
+    #[error("no such user")]
+    UnknownRecipient,
 }
 
 /// TLS of the connection, as recorded with the message.
@@ -71,12 +74,37 @@ pub struct Envelope {
 /// The session's view of moxd. `Credentials` serves AUTH (submission).
 pub trait Backend: Credentials + Send + Sync {
     /// The account that receives mail for `addr`; None: unknown.
-    fn resolve_recipient(&self, addr: &Address) -> impl Future<Output = Result<Option<String>, BackendError>> + Send;
+    fn resolve_recipient(
+        &self,
+        addr: &Address,
+    ) -> impl Future<Output = Result<Option<String>, BackendError>> + Send;
 
     /// Whether `account` may use `addr` as envelope sender (submission).
-    fn account_owns(&self, account: &str, addr: &Address) -> impl Future<Output = Result<bool, BackendError>> + Send;
+    fn account_owns(
+        &self,
+        account: &str,
+        addr: &Address,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send;
+
+    /// Whether a login attempt from `ip` may start now: failed-AUTH rate
+    /// limits per IP class, shared with IMAP and web through the store.
+    /// The default (in-memory backends) has no limits.
+    fn auth_allowed(&self, ip: IpAddr) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        let _ = ip;
+        async { Ok(true) }
+    }
+
+    /// Count the outcome of a finished login attempt from `ip`.
+    fn auth_record(&self, ip: IpAddr, success: bool) -> impl Future<Output = ()> + Send {
+        let _ = (ip, success);
+        async {}
+    }
 
     /// Durably store a received message for local recipients and/or queue
     /// it for remote ones; Ok only when durable (file and row fsynced).
-    fn deliver(&self, env: &Envelope, msg: MessageFile) -> impl Future<Output = Result<(), BackendError>> + Send;
+    fn deliver(
+        &self,
+        env: &Envelope,
+        msg: MessageFile,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
 }

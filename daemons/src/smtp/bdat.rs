@@ -41,7 +41,12 @@ pub struct ChunkedBody {
 
 impl ChunkedBody {
     pub fn new(max_size: u64) -> ChunkedBody {
-        ChunkedBody { written: 0, received: 0, max_size, too_large: false }
+        ChunkedBody {
+            written: 0,
+            received: 0,
+            max_size,
+            too_large: false,
+        }
     }
 
     /// Store one part of a chunk, unless the message is already too large.

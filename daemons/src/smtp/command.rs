@@ -35,13 +35,22 @@ pub enum Command {
     Ehlo(HelloName),
     Helo(HelloName),
     /// RFC 5321 §4.1.1.2.
-    Mail { from: ReversePath, params: MailParams },
+    Mail {
+        from: ReversePath,
+        params: MailParams,
+    },
     /// RFC 5321 §4.1.1.3.
-    Rcpt { to: ForwardPath, params: RcptParams },
+    Rcpt {
+        to: ForwardPath,
+        params: RcptParams,
+    },
     /// RFC 5321 §4.1.1.4.
     Data,
     /// RFC 3030 §2: `BDAT chunk-size [LAST]`.
-    Bdat { size: u64, last: bool },
+    Bdat {
+        size: u64,
+        last: bool,
+    },
     /// RFC 5321 §4.1.1.5.
     Rset,
     /// RFC 5321 §4.1.1.6.
@@ -56,7 +65,10 @@ pub enum Command {
     StartTls,
     /// RFC 4954 §4: mechanism (upper case) and the decoded initial
     /// response (`=` is an empty response).
-    Auth { mechanism: String, initial: Option<Vec<u8>> },
+    Auth {
+        mechanism: String,
+        initial: Option<Vec<u8>>,
+    },
 }
 
 /// Why a line is not a valid command; [`ParseError::reply`] is the answer.
@@ -84,10 +96,16 @@ impl ParseError {
         let text = self.to_string();
         match self {
             ParseError::Unknown => Reply::new(Code::SYNTAX_ERROR, Esc::INVALID_COMMAND, text),
-            ParseError::NotUtf8 | ParseError::Control => Reply::new(Code::SYNTAX_ERROR, Esc::SYNTAX, text),
+            ParseError::NotUtf8 | ParseError::Control => {
+                Reply::new(Code::SYNTAX_ERROR, Esc::SYNTAX, text)
+            }
             ParseError::Syntax(_) => Reply::new(Code::PARAM_SYNTAX_ERROR, Esc::INVALID_ARGS, text),
-            ParseError::Sender(_) => Reply::new(Code::PARAM_SYNTAX_ERROR, Esc::BAD_SENDER_SYNTAX, text),
-            ParseError::Recipient(_) => Reply::new(Code::PARAM_SYNTAX_ERROR, Esc::BAD_DEST_SYNTAX, text),
+            ParseError::Sender(_) => {
+                Reply::new(Code::PARAM_SYNTAX_ERROR, Esc::BAD_SENDER_SYNTAX, text)
+            }
+            ParseError::Recipient(_) => {
+                Reply::new(Code::PARAM_SYNTAX_ERROR, Esc::BAD_DEST_SYNTAX, text)
+            }
             ParseError::Param(ParamError::Unknown(_)) => {
                 Reply::new(Code::PARAMS_NOT_RECOGNIZED, Esc::INVALID_ARGS, text)
             }
@@ -162,22 +180,29 @@ fn hello_name(args: &str) -> Result<HelloName, ParseError> {
     if let Some(lit) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
         // RFC 5321 §4.1.3: IPv4-address-literal / IPv6-address-literal.
         let ip = match lit.get(..5) {
-            Some(p) if p.eq_ignore_ascii_case("IPv6:") => lit[5..].parse::<std::net::Ipv6Addr>().map(IpAddr::V6),
+            Some(p) if p.eq_ignore_ascii_case("IPv6:") => {
+                lit[5..].parse::<std::net::Ipv6Addr>().map(IpAddr::V6)
+            }
             _ => lit.parse::<std::net::Ipv4Addr>().map(IpAddr::V4),
         };
-        return ip.map(HelloName::Literal).map_err(|_| ParseError::Syntax("invalid address literal"));
+        return ip
+            .map(HelloName::Literal)
+            .map_err(|_| ParseError::Syntax("invalid address literal"));
     }
     if let Ok(ip) = name.parse::<IpAddr>() {
         return Ok(HelloName::Literal(ip));
     }
     let name = name.strip_suffix('.').unwrap_or(name);
-    Domain::parse_hello(name).map(HelloName::Domain).map_err(|_| ParseError::Syntax("invalid domain"))
+    Domain::parse_hello(name)
+        .map(HelloName::Domain)
+        .map_err(|_| ParseError::Syntax("invalid domain"))
 }
 
 /// `MAIL FROM:<path> [params]`; a space after the colon is tolerated.
 fn mail(args: &str) -> Result<Command, ParseError> {
     let rest = strip_keyword(args, "FROM:").ok_or(ParseError::Syntax("expected FROM:<address>"))?;
-    let (from, rest) = ReversePath::parse(rest.trim_start_matches(' ')).map_err(ParseError::Sender)?;
+    let (from, rest) =
+        ReversePath::parse(rest.trim_start_matches(' ')).map_err(ParseError::Sender)?;
     let params = parse_params(rest, MailParams::parse)?;
     Ok(Command::Mail { from, params })
 }
@@ -185,7 +210,8 @@ fn mail(args: &str) -> Result<Command, ParseError> {
 /// `RCPT TO:<path> [params]`.
 fn rcpt(args: &str) -> Result<Command, ParseError> {
     let rest = strip_keyword(args, "TO:").ok_or(ParseError::Syntax("expected TO:<address>"))?;
-    let (to, rest) = ForwardPath::parse(rest.trim_start_matches(' ')).map_err(ParseError::Recipient)?;
+    let (to, rest) =
+        ForwardPath::parse(rest.trim_start_matches(' ')).map_err(ParseError::Recipient)?;
     let params = parse_params(rest, RcptParams::parse)?;
     Ok(Command::Rcpt { to, params })
 }
@@ -205,11 +231,15 @@ fn strip_keyword<'a>(s: &'a str, kw: &str) -> Option<&'a str> {
 /// RFC 3030 §2: `bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ] CR LF`.
 fn bdat(args: &str) -> Result<Command, ParseError> {
     let mut words = args.split(' ').filter(|w| !w.is_empty());
-    let size = words.next().ok_or(ParseError::Syntax("BDAT needs a chunk size"))?;
+    let size = words
+        .next()
+        .ok_or(ParseError::Syntax("BDAT needs a chunk size"))?;
     if !size.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ParseError::Syntax("invalid chunk size"));
     }
-    let size: u64 = size.parse().map_err(|_| ParseError::Syntax("invalid chunk size"))?;
+    let size: u64 = size
+        .parse()
+        .map_err(|_| ParseError::Syntax("invalid chunk size"))?;
     let last = match words.next() {
         None => false,
         Some(w) if w.eq_ignore_ascii_case("LAST") => true,
@@ -224,9 +254,14 @@ fn bdat(args: &str) -> Result<Command, ParseError> {
 /// RFC 4954 §4: `AUTH mechanism [initial-response]`.
 fn auth(args: &str) -> Result<Command, ParseError> {
     let mut words = args.split(' ').filter(|w| !w.is_empty());
-    let mech = words.next().ok_or(ParseError::Syntax("AUTH needs a mechanism"))?;
+    let mech = words
+        .next()
+        .ok_or(ParseError::Syntax("AUTH needs a mechanism"))?;
     // RFC 4422 §3.1: mechanism names are 1-20 of [A-Z0-9-_].
-    let ok = (1..=20).contains(&mech.len()) && mech.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ok = (1..=20).contains(&mech.len())
+        && mech
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
         return Err(ParseError::Syntax("invalid mechanism name"));
     }
@@ -242,7 +277,10 @@ fn auth(args: &str) -> Result<Command, ParseError> {
     if words.next().is_some() {
         return Err(ParseError::Syntax("too many AUTH parameters"));
     }
-    Ok(Command::Auth { mechanism: mech.to_ascii_uppercase(), initial })
+    Ok(Command::Auth {
+        mechanism: mech.to_ascii_uppercase(),
+        initial,
+    })
 }
 
 #[cfg(test)]
@@ -264,7 +302,10 @@ mod tests {
         assert_eq!(p("QUIT"), Ok(Command::Quit));
         assert_eq!(p("StartTLS"), Ok(Command::StartTls));
         assert_eq!(p("VRFY bob"), Ok(Command::Vrfy("bob".into())));
-        assert_eq!(p("DATA x"), Err(ParseError::Syntax("no parameters allowed")));
+        assert_eq!(
+            p("DATA x"),
+            Err(ParseError::Syntax("no parameters allowed"))
+        );
         assert_eq!(p("EXPN x"), Err(ParseError::Unknown));
         assert_eq!(p(""), Err(ParseError::Unknown));
     }
@@ -274,11 +315,22 @@ mod tests {
         let d = |s: &str| HelloName::Domain(Domain::parse_hello(s).unwrap());
         assert_eq!(p("EHLO Mail.Example"), Ok(Command::Ehlo(d("mail.example"))));
         assert_eq!(p("HELO my_host."), Ok(Command::Helo(d("my_host"))));
-        assert_eq!(p("EHLO [192.0.2.1]"), Ok(Command::Ehlo(HelloName::Literal("192.0.2.1".parse().unwrap()))));
-        assert_eq!(p("EHLO [IPv6:::1]").map(|c| format!("{c:?}")), Ok("Ehlo(Literal(::1))".into()));
+        assert_eq!(
+            p("EHLO [192.0.2.1]"),
+            Ok(Command::Ehlo(HelloName::Literal(
+                "192.0.2.1".parse().unwrap()
+            )))
+        );
+        assert_eq!(
+            p("EHLO [IPv6:::1]").map(|c| format!("{c:?}")),
+            Ok("Ehlo(Literal(::1))".into())
+        );
         assert!(p("EHLO").is_err());
         assert!(p("EHLO [1.2.3]").is_err());
-        assert_eq!(p("EHLO h\u{e9}llo"), Err(ParseError::Syntax("EHLO/HELO name must be ASCII")));
+        assert_eq!(
+            p("EHLO h\u{e9}llo"),
+            Err(ParseError::Syntax("EHLO/HELO name must be ASCII"))
+        );
         assert_eq!(Command::parse(b"EHLO h\xe9llo"), Err(ParseError::NotUtf8));
         assert_eq!(Command::parse(b"EHLO a\0b"), Err(ParseError::Control));
     }
@@ -286,38 +338,116 @@ mod tests {
     #[test]
     fn mail_and_rcpt() {
         let c = p("MAIL FROM:<a@x.test> BODY=8BITMIME SIZE=10").unwrap();
-        let Command::Mail { from, params } = c else { panic!("not MAIL") };
-        assert_eq!(from, ReversePath::Address(Address::parse("a@x.test").unwrap()));
-        assert_eq!((params.body, params.size), (Some(Body::EightBitMime), Some(10)));
-        assert!(matches!(p("mail from: <>"), Ok(Command::Mail { from: ReversePath::Null, .. })));
-        assert!(matches!(p("MAIL FROM:<a@x.test>SIZE=1"), Err(ParseError::Syntax(_))));
-        assert!(matches!(p("MAIL TO:<a@x.test>"), Err(ParseError::Syntax(_))));
-        assert!(matches!(p("MAIL FROM:<a@x.test> X=1"), Err(ParseError::Param(ParamError::Unknown(_)))));
+        let Command::Mail { from, params } = c else {
+            panic!("not MAIL")
+        };
+        assert_eq!(
+            from,
+            ReversePath::Address(Address::parse("a@x.test").unwrap())
+        );
+        assert_eq!(
+            (params.body, params.size),
+            (Some(Body::EightBitMime), Some(10))
+        );
+        assert!(matches!(
+            p("mail from: <>"),
+            Ok(Command::Mail {
+                from: ReversePath::Null,
+                ..
+            })
+        ));
+        assert!(matches!(
+            p("MAIL FROM:<a@x.test>SIZE=1"),
+            Err(ParseError::Syntax(_))
+        ));
+        assert!(matches!(
+            p("MAIL TO:<a@x.test>"),
+            Err(ParseError::Syntax(_))
+        ));
+        assert!(matches!(
+            p("MAIL FROM:<a@x.test> X=1"),
+            Err(ParseError::Param(ParamError::Unknown(_)))
+        ));
         let r = p("RCPT TO:<b@y.test> NOTIFY=FAILURE").unwrap();
-        assert!(matches!(r, Command::Rcpt { to: ForwardPath::Address(_), .. }));
-        assert!(matches!(p("RCPT TO:<>"), Err(ParseError::Recipient(AddressError::Null))));
+        assert!(matches!(
+            r,
+            Command::Rcpt {
+                to: ForwardPath::Address(_),
+                ..
+            }
+        ));
+        assert!(matches!(
+            p("RCPT TO:<>"),
+            Err(ParseError::Recipient(AddressError::Null))
+        ));
     }
 
     #[test]
     fn nul_and_8bit() {
-        assert_eq!(Command::parse(b"MAIL FROM:<a\0@x.test>"), Err(ParseError::Control));
-        assert_eq!(Command::parse(b"MAIL FROM:<j\xc3\xb6@x.test>").map(|_| ()), Ok(()));
-        for bad in [&b"MAIL FROM:<\xc0\xaf@x>"[..], b"MAIL FROM:<\xe0\x80\xaf@x>", b"MAIL FROM:<\xed\xa0\x80@x>"] {
+        assert_eq!(
+            Command::parse(b"MAIL FROM:<a\0@x.test>"),
+            Err(ParseError::Control)
+        );
+        assert_eq!(
+            Command::parse(b"MAIL FROM:<j\xc3\xb6@x.test>").map(|_| ()),
+            Ok(())
+        );
+        for bad in [
+            &b"MAIL FROM:<\xc0\xaf@x>"[..],
+            b"MAIL FROM:<\xe0\x80\xaf@x>",
+            b"MAIL FROM:<\xed\xa0\x80@x>",
+        ] {
             assert_eq!(Command::parse(bad), Err(ParseError::NotUtf8));
         }
     }
 
     #[test]
     fn bdat_and_auth() {
-        assert_eq!(p("BDAT 10 LAST"), Ok(Command::Bdat { size: 10, last: true }));
-        assert_eq!(p("BDAT 0"), Ok(Command::Bdat { size: 0, last: false }));
-        assert_eq!(p("BDAT 9223372036854775808"), Ok(Command::Bdat { size: 1 << 63, last: false }));
+        assert_eq!(
+            p("BDAT 10 LAST"),
+            Ok(Command::Bdat {
+                size: 10,
+                last: true
+            })
+        );
+        assert_eq!(
+            p("BDAT 0"),
+            Ok(Command::Bdat {
+                size: 0,
+                last: false
+            })
+        );
+        assert_eq!(
+            p("BDAT 9223372036854775808"),
+            Ok(Command::Bdat {
+                size: 1 << 63,
+                last: false
+            })
+        );
         assert!(p("BDAT 99999999999999999999999").is_err());
         assert!(p("BDAT -1").is_err());
         assert!(p("BDAT 1 FIRST").is_err());
-        assert_eq!(p("AUTH plain AGEAYg=="), Ok(Command::Auth { mechanism: "PLAIN".into(), initial: Some(b"\0a\0b".to_vec()) }));
-        assert_eq!(p("AUTH LOGIN ="), Ok(Command::Auth { mechanism: "LOGIN".into(), initial: Some(vec![]) }));
-        assert_eq!(p("AUTH LOGIN"), Ok(Command::Auth { mechanism: "LOGIN".into(), initial: None }));
+        assert_eq!(
+            p("AUTH plain AGEAYg=="),
+            Ok(Command::Auth {
+                mechanism: "PLAIN".into(),
+                initial: Some(b"\0a\0b".to_vec())
+            })
+        );
+        assert_eq!(
+            p("AUTH LOGIN ="),
+            Ok(Command::Auth {
+                mechanism: "LOGIN".into(),
+                initial: Some(vec![])
+            })
+        );
+        assert_eq!(
+            p("AUTH LOGIN"),
+            Ok(Command::Auth {
+                mechanism: "LOGIN".into(),
+                initial: None
+            })
+        );
         assert!(p("AUTH PLAIN !!!").is_err());
     }
 

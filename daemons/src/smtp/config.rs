@@ -103,7 +103,9 @@ pub struct TlsConfig {
 
 impl std::fmt::Debug for TlsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsConfig").field("server_end_point", &self.server_end_point.is_some()).finish()
+        f.debug_struct("TlsConfig")
+            .field("server_end_point", &self.server_end_point.is_some())
+            .finish()
     }
 }
 

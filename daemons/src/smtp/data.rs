@@ -19,11 +19,17 @@ use std::io::{self, Write};
 enum State {
     /// At the start of a line; `crlf` is whether the previous line ended in
     /// CRLF (true at the start of the data).
-    LineStart { crlf: bool },
+    LineStart {
+        crlf: bool,
+    },
     /// A "." at the start of a line.
-    Dot { crlf: bool },
+    Dot {
+        crlf: bool,
+    },
     /// ".\r" at the start of a line.
-    DotCr { crlf: bool },
+    DotCr {
+        crlf: bool,
+    },
     /// Inside a line.
     Mid,
     /// A CR inside a line (or as the first octet of a line).
@@ -64,7 +70,13 @@ pub struct DataDecoder {
 
 impl DataDecoder {
     pub fn new(max_size: u64) -> DataDecoder {
-        DataDecoder { state: State::LineStart { crlf: true }, bad: false, written: 0, max_size, too_large: false }
+        DataDecoder {
+            state: State::LineStart { crlf: true },
+            bad: false,
+            written: 0,
+            max_size,
+            too_large: false,
+        }
     }
 
     /// Octets written to the sink so far.
@@ -86,7 +98,10 @@ impl DataDecoder {
                 State::Done => return Ok(Progress::End { consumed: i }),
                 State::Mid => {
                     // Fast path: copy up to the next CR or LF in one write.
-                    let run = input[i..].iter().position(|&c| c == b'\r' || c == b'\n').unwrap_or(input.len() - i);
+                    let run = input[i..]
+                        .iter()
+                        .position(|&c| c == b'\r' || c == b'\n')
+                        .unwrap_or(input.len() - i);
                     if run > 0 {
                         self.emit(&input[i..i + run], out)?;
                         i += run;
@@ -163,7 +178,11 @@ impl DataDecoder {
             }
             i += 1;
         }
-        Ok(if self.state == State::Done { Progress::End { consumed: i } } else { Progress::NeedMore })
+        Ok(if self.state == State::Done {
+            Progress::End { consumed: i }
+        } else {
+            Progress::NeedMore
+        })
     }
 
     /// The outcome once [`Progress::End`] was returned. Smuggling is

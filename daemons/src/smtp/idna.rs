@@ -149,7 +149,11 @@ fn threshold(k: u32, bias: u32) -> u32 {
 fn digit_char(d: u32) -> char {
     // d < 36 always (RFC 3492 §5 digit values).
     let d = d as u8;
-    if d < 26 { (b'a' + d) as char } else { (b'0' + d - 26) as char }
+    if d < 26 {
+        (b'a' + d) as char
+    } else {
+        (b'0' + d - 26) as char
+    }
 }
 
 fn char_digit(c: char) -> Option<u32> {
@@ -253,10 +257,16 @@ mod tests {
     #[test]
     fn punycode_rfc3492_samples() {
         // RFC 3492 §7.1 (B) Chinese (simplified) and a common example.
-        assert_eq!(encode("他们为什么不说中文").as_deref(), Some("ihqwcrb4cv8a8dqg056pqjye"));
+        assert_eq!(
+            encode("他们为什么不说中文").as_deref(),
+            Some("ihqwcrb4cv8a8dqg056pqjye")
+        );
         assert_eq!(encode("bücher").as_deref(), Some("bcher-kva"));
         assert_eq!(decode("bcher-kva").as_deref(), Some("bücher"));
-        assert_eq!(decode("ihqwcrb4cv8a8dqg056pqjye").as_deref(), Some("他们为什么不说中文"));
+        assert_eq!(
+            decode("ihqwcrb4cv8a8dqg056pqjye").as_deref(),
+            Some("他们为什么不说中文")
+        );
     }
 
     #[test]
@@ -264,7 +274,10 @@ mod tests {
         let f = to_forms("Bücher.Example", false);
         assert_eq!(
             f,
-            Ok(DomainForms { ascii: "xn--bcher-kva.example".into(), unicode: "bücher.example".into() })
+            Ok(DomainForms {
+                ascii: "xn--bcher-kva.example".into(),
+                unicode: "bücher.example".into()
+            })
         );
         let f = to_forms("XN--bcher-kva.example", false);
         assert_eq!(f.map(|f| f.unicode), Ok("bücher.example".into()));
@@ -278,7 +291,10 @@ mod tests {
         assert!(to_forms("a_b.c", true).is_ok());
         assert_eq!(to_forms("xn--abc.example", false), Err(IdnaError::Punycode));
         assert_eq!(to_forms("a b.c", false), Err(IdnaError::InvalidChar));
-        assert_eq!(to_forms(&"a".repeat(64), false), Err(IdnaError::LabelTooLong));
+        assert_eq!(
+            to_forms(&"a".repeat(64), false),
+            Err(IdnaError::LabelTooLong)
+        );
         assert_eq!(to_forms("a\u{0}b.c", false), Err(IdnaError::InvalidChar));
     }
 

@@ -41,7 +41,13 @@ pub struct Inspect<W> {
 
 impl<W: Write> Inspect<W> {
     pub fn new(inner: W) -> Inspect<W> {
-        Inspect { inner, line: Line::Start, name: [0; MAX_FIELD_NAME], name_len: 0, found: Findings::default() }
+        Inspect {
+            inner,
+            line: Line::Start,
+            name: [0; MAX_FIELD_NAME],
+            name_len: 0,
+            found: Findings::default(),
+        }
     }
 
     pub fn findings(&self) -> Findings {
@@ -134,10 +140,30 @@ mod tests {
 
     #[test]
     fn finds_fields_across_writes() {
-        let f = scan(&[b"Subject: x\r\nmessage-", b"ID: <a@b>\r\n da", b"te: folded\r\n\r\nDate: in body\r\n"]);
-        assert_eq!(f, Findings { message_id: true, date: false, eight_bit: false, header_end: true });
+        let f = scan(&[
+            b"Subject: x\r\nmessage-",
+            b"ID: <a@b>\r\n da",
+            b"te: folded\r\n\r\nDate: in body\r\n",
+        ]);
+        assert_eq!(
+            f,
+            Findings {
+                message_id: true,
+                date: false,
+                eight_bit: false,
+                header_end: true
+            }
+        );
         let f = scan(&[b"DATE: now\r\n\r\n\xc3\xa9"]);
-        assert_eq!(f, Findings { message_id: false, date: true, eight_bit: true, header_end: true });
+        assert_eq!(
+            f,
+            Findings {
+                message_id: false,
+                date: true,
+                eight_bit: true,
+                header_end: true
+            }
+        );
     }
 
     #[test]

@@ -36,7 +36,11 @@ pub fn fake_failure(localpart: &str) -> Option<(Stage, Failure)> {
         Failure::Timeout
     } else {
         let tail = lp.get(lp.len().checked_sub(3)?..)?;
-        let n: u16 = if tail.bytes().all(|b| b.is_ascii_digit()) { tail.parse().ok()? } else { return None };
+        let n: u16 = if tail.bytes().all(|b| b.is_ascii_digit()) {
+            tail.parse().ok()?
+        } else {
+            return None;
+        };
         Failure::Reply(Code::new(n).filter(|c| c.class() >= 4)?)
     };
     let stage = if lp.starts_with("mailfrom") {
@@ -58,8 +62,14 @@ mod tests {
         let code = |n| Failure::Reply(Code::new(n).unwrap());
         assert_eq!(fake_failure("temperror"), Some((Stage::Data, code(451))));
         assert_eq!(fake_failure("xpermerror"), Some((Stage::Data, code(550))));
-        assert_eq!(fake_failure("mailfrom452"), Some((Stage::MailFrom, code(452))));
-        assert_eq!(fake_failure("rcpttotimeout"), Some((Stage::RcptTo, Failure::Timeout)));
+        assert_eq!(
+            fake_failure("mailfrom452"),
+            Some((Stage::MailFrom, code(452)))
+        );
+        assert_eq!(
+            fake_failure("rcpttotimeout"),
+            Some((Stage::RcptTo, Failure::Timeout))
+        );
         assert_eq!(fake_failure("user250"), None);
         assert_eq!(fake_failure("user600"), None);
         assert_eq!(fake_failure("queuetemperror"), None);

@@ -92,7 +92,8 @@ fn split(s: &str) -> Result<Vec<(String, Option<&str>)>, ParamError> {
             return Err(ParamError::Syntax(format!("bad keyword {key:?}")));
         }
         if let Some(v) = value {
-            let ok = |c: char| matches!(c, '!'..='<' | '>'..='~') || (!c.is_ascii() && !c.is_control());
+            let ok =
+                |c: char| matches!(c, '!'..='<' | '>'..='~') || (!c.is_ascii() && !c.is_control());
             if v.is_empty() || !v.chars().all(ok) {
                 return Err(ParamError::Syntax(format!("bad value for {key}")));
             }
@@ -163,7 +164,11 @@ impl MailParams {
                 }
                 "AUTH" => {
                     let v = need(&key, v)?;
-                    p.auth = Some(if v == "<>" { AuthParam::Empty } else { AuthParam::Mailbox(xtext_decode(v)?) });
+                    p.auth = Some(if v == "<>" {
+                        AuthParam::Empty
+                    } else {
+                        AuthParam::Mailbox(xtext_decode(v)?)
+                    });
                 }
                 _ => return Err(ParamError::Unknown(key)),
             }
@@ -214,13 +219,19 @@ fn parse_orcpt(v: &str) -> Result<Orcpt, ParamError> {
     if v.len() > MAX_ORCPT_LEN {
         return Err(ParamError::Syntax("ORCPT too long".into()));
     }
-    let (t, a) = v.split_once(';').ok_or_else(|| ParamError::Syntax("ORCPT needs addr-type;".into()))?;
+    let (t, a) = v
+        .split_once(';')
+        .ok_or_else(|| ParamError::Syntax("ORCPT needs addr-type;".into()))?;
     if t.is_empty() || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         return Err(ParamError::Syntax("bad ORCPT addr-type".into()));
     }
     let addr_type = t.to_ascii_lowercase();
     let addr = xtext_decode(a)?;
-    let addr = if addr_type == "utf-8" { unitext_decode(&addr)? } else { addr };
+    let addr = if addr_type == "utf-8" {
+        unitext_decode(&addr)?
+    } else {
+        addr
+    };
     if addr.is_empty() || addr.chars().any(char::is_control) {
         return Err(ParamError::Syntax("bad ORCPT address".into()));
     }
@@ -235,12 +246,21 @@ pub fn xtext_decode(s: &str) -> Result<String, ParamError> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'+' {
-            let hex = b.get(i + 1..i + 3).ok_or_else(|| ParamError::Syntax("truncated xtext escape".into()))?;
-            let hex = std::str::from_utf8(hex).map_err(|_| ParamError::Syntax("bad xtext escape".into()))?;
-            if !hex.bytes().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c)) {
+            let hex = b
+                .get(i + 1..i + 3)
+                .ok_or_else(|| ParamError::Syntax("truncated xtext escape".into()))?;
+            let hex = std::str::from_utf8(hex)
+                .map_err(|_| ParamError::Syntax("bad xtext escape".into()))?;
+            if !hex
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c))
+            {
                 return Err(ParamError::Syntax("bad xtext escape".into()));
             }
-            out.push(u8::from_str_radix(hex, 16).map_err(|_| ParamError::Syntax("bad xtext escape".into()))?);
+            out.push(
+                u8::from_str_radix(hex, 16)
+                    .map_err(|_| ParamError::Syntax("bad xtext escape".into()))?,
+            );
             i += 3;
         } else {
             out.push(b[i]);
@@ -261,7 +281,9 @@ fn unitext_decode(s: &str) -> Result<String, ParamError> {
     while let Some(i) = rest.find("\\x{") {
         out.push_str(&rest[..i]);
         let after = &rest[i + 3..];
-        let end = after.find('}').ok_or_else(|| ParamError::Syntax("bad \\x{} escape".into()))?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| ParamError::Syntax("bad \\x{} escape".into()))?;
         let cp = u32::from_str_radix(&after[..end], 16)
             .ok()
             .filter(|_| (1..=6).contains(&end))
@@ -280,7 +302,10 @@ mod tests {
 
     #[test]
     fn mail_params_all() {
-        let p = MailParams::parse(" SIZE=1000 BODY=8bitmime SMTPUTF8 REQUIRETLS RET=HDRS ENVID=a+2Bb AUTH=<>").unwrap();
+        let p = MailParams::parse(
+            " SIZE=1000 BODY=8bitmime SMTPUTF8 REQUIRETLS RET=HDRS ENVID=a+2Bb AUTH=<>",
+        )
+        .unwrap();
         assert_eq!(
             p,
             MailParams {
@@ -297,22 +322,62 @@ mod tests {
 
     #[test]
     fn mail_params_errors() {
-        assert_eq!(MailParams::parse(" FOO=1"), Err(ParamError::Unknown("FOO".into())));
-        assert_eq!(MailParams::parse(" SIZE=1 size=2"), Err(ParamError::Duplicate("SIZE".into())));
-        assert!(matches!(MailParams::parse(" SIZE=abc"), Err(ParamError::Syntax(_))));
-        assert!(matches!(MailParams::parse(" SMTPUTF8=1"), Err(ParamError::Syntax(_))));
-        assert!(matches!(MailParams::parse(" BODY=9BIT"), Err(ParamError::Syntax(_))));
-        assert!(matches!(MailParams::parse(" ENVID=a+0A"), Err(ParamError::Syntax(_))));
-        assert!(matches!(MailParams::parse(" ENVID=a+2"), Err(ParamError::Syntax(_))));
-        assert_eq!(MailParams::parse(" SIZE=99999999999999999999").map(|p| p.size), Ok(Some(u64::MAX)));
+        assert_eq!(
+            MailParams::parse(" FOO=1"),
+            Err(ParamError::Unknown("FOO".into()))
+        );
+        assert_eq!(
+            MailParams::parse(" SIZE=1 size=2"),
+            Err(ParamError::Duplicate("SIZE".into()))
+        );
+        assert!(matches!(
+            MailParams::parse(" SIZE=abc"),
+            Err(ParamError::Syntax(_))
+        ));
+        assert!(matches!(
+            MailParams::parse(" SMTPUTF8=1"),
+            Err(ParamError::Syntax(_))
+        ));
+        assert!(matches!(
+            MailParams::parse(" BODY=9BIT"),
+            Err(ParamError::Syntax(_))
+        ));
+        assert!(matches!(
+            MailParams::parse(" ENVID=a+0A"),
+            Err(ParamError::Syntax(_))
+        ));
+        assert!(matches!(
+            MailParams::parse(" ENVID=a+2"),
+            Err(ParamError::Syntax(_))
+        ));
+        assert_eq!(
+            MailParams::parse(" SIZE=99999999999999999999").map(|p| p.size),
+            Ok(Some(u64::MAX))
+        );
     }
 
     #[test]
     fn rcpt_params() {
         let p = RcptParams::parse(" NOTIFY=SUCCESS,DELAY ORCPT=rfc822;a+2Bb@x.test").unwrap();
-        assert_eq!(p.notify, Some(Notify { success: true, failure: false, delay: true }));
-        assert_eq!(p.orcpt, Some(Orcpt { addr_type: "rfc822".into(), addr: "a+b@x.test".into() }));
-        assert_eq!(RcptParams::parse(" NOTIFY=NEVER").map(|p| p.notify), Ok(Some(Notify::default())));
+        assert_eq!(
+            p.notify,
+            Some(Notify {
+                success: true,
+                failure: false,
+                delay: true
+            })
+        );
+        assert_eq!(
+            p.orcpt,
+            Some(Orcpt {
+                addr_type: "rfc822".into(),
+                addr: "a+b@x.test".into()
+            })
+        );
+        assert_eq!(
+            RcptParams::parse(" NOTIFY=NEVER").map(|p| p.notify),
+            Ok(Some(Notify::default()))
+        );
         assert!(RcptParams::parse(" NOTIFY=NEVER,SUCCESS").is_err());
         assert!(RcptParams::parse(" NOTIFY=SUCCESS,SUCCESS").is_err());
         let u = RcptParams::parse(" ORCPT=utf-8;j\\x{F6}@x.test").unwrap();

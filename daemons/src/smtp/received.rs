@@ -65,7 +65,11 @@ pub fn received(t: &Trace<'_>) -> String {
         t.helo, t.hostname, t.id
     );
     if let Some(tls) = t.tls {
-        s.push_str(&format!("\r\n\t(version={} cipher={})", comment_safe(&tls.version), comment_safe(&tls.cipher)));
+        s.push_str(&format!(
+            "\r\n\t(version={} cipher={})",
+            comment_safe(&tls.version),
+            comment_safe(&tls.cipher)
+        ));
     }
     if let Some(rcpt) = t.recipient {
         s.push_str(&format!("\r\n\tfor <{rcpt}>"));
@@ -76,7 +80,15 @@ pub fn received(t: &Trace<'_>) -> String {
 
 /// Text safe inside a comment (no parentheses, backslashes or controls).
 fn comment_safe(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_graphic() && !"()\\".contains(c) { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && !"()\\".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// `Message-ID: <random@hostname>` (RFC 5322 §3.6.4), ending in CRLF.
@@ -96,19 +108,28 @@ pub fn random_id() -> String {
 
 /// Seconds since the epoch, now.
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// RFC 5322 §3.3 date-time in UTC: `Fri, 27 Nov 2026 10:00:00 +0000`.
 pub fn rfc5322_date(secs: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
     let wd = DAYS[days.rem_euclid(7) as usize];
     let mon = MONTHS[(m - 1) as usize];
-    format!("{wd}, {d} {mon} {y} {:02}:{:02}:{:02} +0000", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{wd}, {d} {mon} {y} {:02}:{:02}:{:02} +0000",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 → (year, month 1-12, day 1-31), proleptic
@@ -134,7 +155,10 @@ mod tests {
     fn dates() {
         assert_eq!(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
         assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
-        assert_eq!(rfc5322_date(1_795_774_215), "Fri, 27 Nov 2026 10:10:15 +0000");
+        assert_eq!(
+            rfc5322_date(1_795_774_215),
+            "Fri, 27 Nov 2026 10:10:15 +0000"
+        );
     }
 
     #[test]
@@ -147,7 +171,11 @@ mod tests {
 
     #[test]
     fn received_field() {
-        let tls = TlsInfo { version: "TLS1.3".into(), cipher: "TLS13_AES_128_GCM_SHA256".into(), server_name: None };
+        let tls = TlsInfo {
+            version: "TLS1.3".into(),
+            cipher: "TLS13_AES_128_GCM_SHA256".into(),
+            server_name: None,
+        };
         let rcpt = Address::parse("bob@example.org").unwrap();
         let t = Trace {
             helo: "client.example",

@@ -78,7 +78,11 @@ pub struct Esc {
 }
 
 const fn esc(class: u8, subject: u16, detail: u16) -> Esc {
-    Esc { class, subject, detail }
+    Esc {
+        class,
+        subject,
+        detail,
+    }
 }
 
 impl Esc {
@@ -154,19 +158,35 @@ pub struct Reply {
 impl Reply {
     /// A single-line reply with an enhanced status code.
     pub fn new(code: Code, esc: Esc, text: impl Into<String>) -> Reply {
-        Reply { code, esc: Some(esc), lines: vec![text.into()] }
+        Reply {
+            code,
+            esc: Some(esc),
+            lines: vec![text.into()],
+        }
     }
 
     /// A reply without an enhanced status code: the greeting and replies to
     /// EHLO/HELO (RFC 2034 §3), and SASL challenges (RFC 4954 §4).
     pub fn plain(code: Code, text: impl Into<String>) -> Reply {
-        Reply { code, esc: None, lines: vec![text.into()] }
+        Reply {
+            code,
+            esc: None,
+            lines: vec![text.into()],
+        }
     }
 
     /// A multi-line reply without enhanced status codes (EHLO, RFC 5321 §4.1.1.1).
     pub fn multiline(code: Code, lines: Vec<String>) -> Reply {
-        let lines = if lines.is_empty() { vec![String::new()] } else { lines };
-        Reply { code, esc: None, lines }
+        let lines = if lines.is_empty() {
+            vec![String::new()]
+        } else {
+            lines
+        };
+        Reply {
+            code,
+            esc: None,
+            lines,
+        }
     }
 
     pub fn code(&self) -> Code {
@@ -219,8 +239,14 @@ mod tests {
 
     #[test]
     fn multiline_ehlo() {
-        let r = Reply::multiline(Code::OK, vec!["host".into(), "PIPELINING".into(), "SIZE 10".into()]);
-        assert_eq!(r.to_bytes(), b"250-host\r\n250-PIPELINING\r\n250 SIZE 10\r\n");
+        let r = Reply::multiline(
+            Code::OK,
+            vec!["host".into(), "PIPELINING".into(), "SIZE 10".into()],
+        );
+        assert_eq!(
+            r.to_bytes(),
+            b"250-host\r\n250-PIPELINING\r\n250 SIZE 10\r\n"
+        );
     }
 
     #[test]

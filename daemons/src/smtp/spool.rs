@@ -25,9 +25,15 @@ pub struct Spool {
 
 impl Spool {
     pub fn new() -> io::Result<Spool> {
-        let fd = memfd_create(c"moxd-smtp-message", MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING)
-            .map_err(io::Error::from)?;
-        Ok(Spool { writer: BufWriter::with_capacity(SPOOL_BUFFER, File::from(fd)), error: None })
+        let fd = memfd_create(
+            c"moxd-smtp-message",
+            MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+        )
+        .map_err(io::Error::from)?;
+        Ok(Spool {
+            writer: BufWriter::with_capacity(SPOOL_BUFFER, File::from(fd)),
+            error: None,
+        })
     }
 
     /// Flush, seal and rewind; `prefix` is what moxd adds before the file.
@@ -40,7 +46,10 @@ impl Spool {
         fcntl(
             &file,
             FcntlArg::F_ADD_SEALS(
-                SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE | SealFlag::F_SEAL_SEAL,
+                SealFlag::F_SEAL_SHRINK
+                    | SealFlag::F_SEAL_GROW
+                    | SealFlag::F_SEAL_WRITE
+                    | SealFlag::F_SEAL_SEAL,
             ),
         )
         .map_err(io::Error::from)?;

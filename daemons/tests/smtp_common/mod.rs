@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use daemons::sasl::{Credentials, SaslError};
-use daemons::smtp::{Address, Backend, BackendError, Config, Envelope, Kind, MessageFile, PeerInfo, Session, SessionError};
+use daemons::smtp::{
+    Address, Backend, BackendError, Config, Envelope, Kind, MessageFile, PeerInfo, Session,
+    SessionError,
+};
 use hmac::Mac as _;
 use ipc::store::{ScramCredentials, ScramMechanism};
 use rustls_pki_types::pem::PemObject as _;
@@ -52,7 +55,8 @@ impl MemBackend {
         ] {
             b.addresses.insert(addr.to_string(), account.to_string());
         }
-        b.users.insert("alice@local.test".into(), ("alice".into(), "secret".into()));
+        b.users
+            .insert("alice@local.test".into(), ("alice".into(), "secret".into()));
         b
     }
 
@@ -61,7 +65,11 @@ impl MemBackend {
     }
 
     fn key(addr: &Address) -> String {
-        format!("{}@{}", addr.local.as_str().to_lowercase(), addr.domain.unicode())
+        format!(
+            "{}@{}",
+            addr.local.as_str().to_lowercase(),
+            addr.domain.unicode()
+        )
     }
 }
 
@@ -92,7 +100,8 @@ pub fn salted_password(mech: ScramMechanism, password: &str, salt: &[u8], i: u32
 pub fn hmac(mech: ScramMechanism, key: &[u8], data: &[u8]) -> Vec<u8> {
     match mech {
         ScramMechanism::Sha256 => {
-            let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("hmac takes any key");
+            let mut m =
+                hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("hmac takes any key");
             m.update(data);
             m.finalize().into_bytes().to_vec()
         }
@@ -118,7 +127,11 @@ impl Credentials for MemBackend {
         login: &str,
         password: &str,
     ) -> impl Future<Output = Result<Option<String>, SaslError>> + Send {
-        let r = self.users.get(login).filter(|(_, p)| p == password).map(|(a, _)| a.clone());
+        let r = self
+            .users
+            .get(login)
+            .filter(|(_, p)| p == password)
+            .map(|(a, _)| a.clone());
         std::future::ready(Ok(r))
     }
 
@@ -142,23 +155,44 @@ impl Credentials for MemBackend {
 }
 
 impl Backend for MemBackend {
-    fn resolve_recipient(&self, addr: &Address) -> impl Future<Output = Result<Option<String>, BackendError>> + Send {
+    fn resolve_recipient(
+        &self,
+        addr: &Address,
+    ) -> impl Future<Output = Result<Option<String>, BackendError>> + Send {
         std::future::ready(Ok(self.addresses.get(&Self::key(addr)).cloned()))
     }
 
-    fn account_owns(&self, account: &str, addr: &Address) -> impl Future<Output = Result<bool, BackendError>> + Send {
-        std::future::ready(Ok(self.addresses.get(&Self::key(addr)).is_some_and(|a| a == account)))
+    fn account_owns(
+        &self,
+        account: &str,
+        addr: &Address,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        std::future::ready(Ok(self
+            .addresses
+            .get(&Self::key(addr))
+            .is_some_and(|a| a == account)))
     }
 
-    fn deliver(&self, env: &Envelope, mut msg: MessageFile) -> impl Future<Output = Result<(), BackendError>> + Send {
+    fn deliver(
+        &self,
+        env: &Envelope,
+        mut msg: MessageFile,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send {
         let r = if self.fail_deliver.load(Ordering::SeqCst) {
             Err(BackendError::Temporary("store down".into()))
         } else {
             match msg.read_body() {
                 Ok(body) => {
                     assert_eq!(body.len() as u64, msg.size);
-                    let d = Delivered { env: env.clone(), prefix: msg.prefix.clone(), body };
-                    self.delivered.lock().map(|mut v| v.push(d)).map_err(|_| BackendError::Temporary("lock".into()))
+                    let d = Delivered {
+                        env: env.clone(),
+                        prefix: msg.prefix.clone(),
+                        body,
+                    };
+                    self.delivered
+                        .lock()
+                        .map(|mut v| v.push(d))
+                        .map_err(|_| BackendError::Temporary("lock".into()))
                 }
                 Err(e) => Err(BackendError::Temporary(e.to_string())),
             }
@@ -186,7 +220,10 @@ pub struct Running {
 impl Running {
     /// Wait for the session task to end and return its result.
     pub async fn ended(self) -> Result<(), SessionError> {
-        tokio::time::timeout(WAIT, self.task).await.expect("session did not end").expect("session task panicked")
+        tokio::time::timeout(WAIT, self.task)
+            .await
+            .expect("session did not end")
+            .expect("session task panicked")
     }
 }
 
@@ -194,10 +231,17 @@ impl Running {
 pub fn start_with(cfg: Config, backend: MemBackend) -> Running {
     let (client, server) = tokio::io::duplex(64 * 1024);
     let backend = Arc::new(backend);
-    let peer = PeerInfo { remote: "192.0.2.1:40000".parse().expect("address"), remote_name: None };
+    let peer = PeerInfo {
+        remote: "192.0.2.1:40000".parse().expect("address"),
+        remote_name: None,
+    };
     let session = Session::new(server, Arc::new(cfg), Arc::clone(&backend), peer);
     let task = tokio::spawn(session.run());
-    Running { client: Client::new(client), backend, task }
+    Running {
+        client: Client::new(client),
+        backend,
+        task,
+    }
 }
 
 /// Start, read the greeting and send EHLO.
@@ -228,7 +272,10 @@ pub struct Client<T> {
 
 impl<T: AsyncRead + AsyncWrite + Unpin> Client<T> {
     pub fn new(io: T) -> Client<T> {
-        Client { io, buf: Vec::new() }
+        Client {
+            io,
+            buf: Vec::new(),
+        }
     }
 
     /// Unread input (must be empty before STARTTLS).
@@ -245,17 +292,27 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Client<T> {
             self.io.write_all(data).await?;
             self.io.flush().await
         };
-        tokio::time::timeout(WAIT, w).await.expect("write timed out").expect("write failed");
+        tokio::time::timeout(WAIT, w)
+            .await
+            .expect("write timed out")
+            .expect("write failed");
     }
 
     async fn line(&mut self) -> Option<String> {
         loop {
             if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
                 let line: Vec<u8> = self.buf.drain(..=pos).collect();
-                return Some(String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string());
+                return Some(
+                    String::from_utf8_lossy(&line)
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string(),
+                );
             }
             let mut chunk = [0u8; 4096];
-            let n = tokio::time::timeout(WAIT, self.io.read(&mut chunk)).await.expect("read timed out").ok()?;
+            let n = tokio::time::timeout(WAIT, self.io.read(&mut chunk))
+                .await
+                .expect("read timed out")
+                .ok()?;
             if n == 0 {
                 return None;
             }
@@ -286,7 +343,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Client<T> {
 
     pub async fn cmd(&mut self, line: &str) -> SmtpReply {
         self.send(format!("{line}\r\n").as_bytes()).await;
-        self.reply().await.unwrap_or_else(|| panic!("closed after {line:?}"))
+        self.reply()
+            .await
+            .unwrap_or_else(|| panic!("closed after {line:?}"))
     }
 
     pub async fn expect(&mut self, line: &str, code: u16) -> SmtpReply {
@@ -301,7 +360,10 @@ impl<T: AsyncRead + AsyncWrite + Unpin> Client<T> {
             return false;
         }
         let mut b = [0u8; 64];
-        matches!(tokio::time::timeout(WAIT, self.io.read(&mut b)).await, Ok(Ok(0)) | Ok(Err(_)))
+        matches!(
+            tokio::time::timeout(WAIT, self.io.read(&mut b)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
     }
 
     /// True when nothing arrives for `d`.
@@ -336,15 +398,29 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 pub fn cert_der() -> Vec<u8> {
-    let pem = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/smtp-test-cert.pem"));
-    CertificateDer::pem_slice_iter(pem).next().expect("one cert").expect("cert parses").to_vec()
+    let pem = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/smtp-test-cert.pem"
+    ));
+    CertificateDer::pem_slice_iter(pem)
+        .next()
+        .expect("one cert")
+        .expect("cert parses")
+        .to_vec()
 }
 
 pub fn acceptor() -> tokio_rustls::TlsAcceptor {
-    let pem = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/smtp-test-cert.pem"));
-    let key = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/smtp-test-key.pem"));
-    let certs: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(pem).collect::<Result<_, _>>().expect("cert parses");
+    let pem = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/smtp-test-cert.pem"
+    ));
+    let key = include_bytes!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/smtp-test-key.pem"
+    ));
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<_, _>>()
+        .expect("cert parses");
     let key = PrivateKeyDer::from_pem_slice(key).expect("key parses");
     let cfg = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -394,7 +470,9 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
     }
 }
 
-pub async fn tls_connect<T: AsyncRead + AsyncWrite + Unpin>(io: T) -> tokio_rustls::client::TlsStream<T> {
+pub async fn tls_connect<T: AsyncRead + AsyncWrite + Unpin>(
+    io: T,
+) -> tokio_rustls::client::TlsStream<T> {
     let p = provider();
     let cfg = rustls::ClientConfig::builder_with_provider(Arc::clone(&p))
         .with_safe_default_protocol_versions()
@@ -404,5 +482,8 @@ pub async fn tls_connect<T: AsyncRead + AsyncWrite + Unpin>(io: T) -> tokio_rust
         .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
     let name = ServerName::try_from("localhost").expect("name");
-    tokio::time::timeout(WAIT, connector.connect(name, io)).await.expect("handshake timed out").expect("handshake")
+    tokio::time::timeout(WAIT, connector.connect(name, io))
+        .await
+        .expect("handshake timed out")
+        .expect("handshake")
 }

@@ -35,7 +35,10 @@ fn simple_message_and_leftover() {
 
 #[test]
 fn empty_message() {
-    assert_eq!(decode(b".\r\n", MAX), Some((DataOutcome::Complete, vec![], 3)));
+    assert_eq!(
+        decode(b".\r\n", MAX),
+        Some((DataOutcome::Complete, vec![], 3))
+    );
 }
 
 #[test]
@@ -85,7 +88,10 @@ fn smuggling_table() {
         assert_eq!(consumed, input.len(), "{variant:?} ended early");
         if o == DataOutcome::Complete {
             // The smuggled text is part of the one message, not a command.
-            assert!(msg.windows(smuggled.len()).any(|w| w == smuggled), "{variant:?}");
+            assert!(
+                msg.windows(smuggled.len()).any(|w| w == smuggled),
+                "{variant:?}"
+            );
         }
     }
 }

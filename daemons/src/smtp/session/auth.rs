@@ -36,30 +36,72 @@ where
         self.cfg.auth_mechanisms.contains(&m) && (!m.needs_channel_binding() || self.tls.is_some())
     }
 
-    pub(super) async fn auth(&mut self, state: State, mech: String, initial: Option<Vec<u8>>) -> Result<Flow, SessionError> {
+    pub(super) async fn auth(
+        &mut self,
+        state: State,
+        mech: String,
+        initial: Option<Vec<u8>>,
+    ) -> Result<Flow, SessionError> {
         if self.cfg.kind != Kind::Submission {
-            self.error(Reply::new(Code::NOT_IMPLEMENTED, Esc::INVALID_COMMAND, "AUTH not available")).await?;
+            self.error(Reply::new(
+                Code::NOT_IMPLEMENTED,
+                Esc::INVALID_COMMAND,
+                "AUTH not available",
+            ))
+            .await?;
             return Ok(Flow::Next(state));
         }
         let hello = match state {
             State::Ready(h) => h,
             State::Fresh => return self.out_of_sequence(state, "send EHLO first").await,
-            other => return self.out_of_sequence(other, "AUTH not allowed in a mail transaction").await,
+            other => {
+                return self
+                    .out_of_sequence(other, "AUTH not allowed in a mail transaction")
+                    .await;
+            }
         };
         let next = || Ok(Flow::Next(State::Ready(hello.clone())));
         if self.account.is_some() {
-            return self.out_of_sequence(State::Ready(hello), "already authenticated").await;
+            return self
+                .out_of_sequence(State::Ready(hello), "already authenticated")
+                .await;
         }
         if self.tls.is_none() && !self.cfg.auth_without_tls {
             // RFC 3207 §4.
-            self.error(Reply::new(Code::AUTH_REQUIRED, Esc::SECURITY, "must issue a STARTTLS command first")).await?;
+            self.error(Reply::new(
+                Code::AUTH_REQUIRED,
+                Esc::SECURITY,
+                "must issue a STARTTLS command first",
+            ))
+            .await?;
             return next();
         }
         let Some(m) = Mechanism::from_name(&mech).filter(|m| self.mechanism_offered(*m)) else {
-            self.error(Reply::new(Code::PARAM_NOT_IMPLEMENTED, Esc::INVALID_ARGS, "mechanism not supported")).await?;
+            self.error(Reply::new(
+                Code::PARAM_NOT_IMPLEMENTED,
+                Esc::INVALID_ARGS,
+                "mechanism not supported",
+            ))
+            .await?;
             return next();
         };
-        let cb = self.tls.as_ref().map(|t| t.binding.clone()).unwrap_or_default();
+        let ip = self.peer.remote.ip();
+        if !self.backend.auth_allowed(ip).await.unwrap_or(false) {
+            // RFC 4954 §6: 454 4.7.0 temporary authentication failure.
+            self.delay(self.cfg.limits.auth_fail_delay).await?;
+            self.error(Reply::new(
+                Code::AUTH_TEMP_FAILURE,
+                Esc::SECURITY_TEMP,
+                "too many failed authentication attempts from your address (limit: failed AUTH per IP), try again later",
+            ))
+            .await?;
+            return next();
+        }
+        let cb = self
+            .tls
+            .as_ref()
+            .map(|t| t.binding.clone())
+            .unwrap_or_default();
         let mut ex = Exchange::new(m, cb);
         let mut step = ex.start(initial.as_deref(), &*self.backend).await;
         loop {
@@ -69,13 +111,17 @@ where
                     let data = match self.auth_response().await? {
                         Response::Data(d) => d,
                         other => {
-                            let err = ex.abort();
-                            return self.auth_aborted(other, err).await.and_then(|()| next());
+                            // The exchange is over; its error adds nothing.
+                            let _ = ex.abort();
+                            return self.auth_aborted(other).await.and_then(|()| next());
                         }
                     };
                     step = ex.step(&data, &*self.backend).await;
                 }
-                Ok(Step::Success { account, server_final }) => {
+                Ok(Step::Success {
+                    account,
+                    server_final,
+                }) => {
                     if let Some(f) = server_final {
                         // RFC 4954 §4: data with success goes in a 334; the
                         // client answers with an empty line.
@@ -83,14 +129,19 @@ where
                         match self.auth_response().await? {
                             Response::Data(d) if d.is_empty() => {}
                             other => {
-                                let err = ex.abort();
-                                return self.auth_aborted(other, err).await.and_then(|()| next());
+                                let _ = ex.abort();
+                                return self.auth_aborted(other).await.and_then(|()| next());
                             }
                         }
                     }
                     tracing::info!(remote = %self.peer.remote, account, mechanism = m.name(), "authenticated");
+                    self.backend.auth_record(ip, true).await;
                     self.account = Some(account);
-                    self.reply(Reply::new(Code::AUTH_SUCCEEDED, Esc::AUTH_OK, "authentication successful"));
+                    self.reply(Reply::new(
+                        Code::AUTH_SUCCEEDED,
+                        Esc::AUTH_OK,
+                        "authentication successful",
+                    ));
                     return next();
                 }
                 Err(e) => {
@@ -103,7 +154,11 @@ where
 
     async fn auth_response(&mut self) -> Result<Response, SessionError> {
         let limits = &self.cfg.limits;
-        let line = match self.io.read_line(limits.max_auth_line, limits.command_timeout).await? {
+        let line = match self
+            .io
+            .read_line(limits.max_auth_line, limits.command_timeout)
+            .await?
+        {
             Line::Line(l) => l,
             Line::TooLong => return Ok(Response::TooLong),
         };
@@ -112,18 +167,34 @@ where
         if line == b"*" {
             return Ok(Response::Cancel);
         }
-        Ok(b64().decode(line).map_or(Response::BadBase64, Response::Data))
+        Ok(b64()
+            .decode(line)
+            .map_or(Response::BadBase64, Response::Data))
     }
 
     /// The client broke off the exchange (`*`, bad base64, long line or a
     /// non-empty answer to the final 334).
-    async fn auth_aborted(&mut self, how: Response, _err: SaslError) -> Result<(), SessionError> {
+    async fn auth_aborted(&mut self, how: Response) -> Result<(), SessionError> {
         let reply = match how {
             // RFC 4954 §4.
-            Response::Cancel => Reply::new(Code::PARAM_SYNTAX_ERROR, Esc::OTHER_PERM, "authentication cancelled"),
-            Response::TooLong => Reply::new(Code::SYNTAX_ERROR, Esc::AUTH_LINE_TOO_LONG, "authentication line too long"),
-            Response::BadBase64 => Reply::new(Code::PARAM_SYNTAX_ERROR, Esc::SYNTAX, "invalid base64"),
-            Response::Data(_) => Reply::new(Code::PARAM_SYNTAX_ERROR, Esc::SYNTAX, "expected an empty response"),
+            Response::Cancel => Reply::new(
+                Code::PARAM_SYNTAX_ERROR,
+                Esc::OTHER_PERM,
+                "authentication cancelled",
+            ),
+            Response::TooLong => Reply::new(
+                Code::SYNTAX_ERROR,
+                Esc::AUTH_LINE_TOO_LONG,
+                "authentication line too long",
+            ),
+            Response::BadBase64 => {
+                Reply::new(Code::PARAM_SYNTAX_ERROR, Esc::SYNTAX, "invalid base64")
+            }
+            Response::Data(_) => Reply::new(
+                Code::PARAM_SYNTAX_ERROR,
+                Esc::SYNTAX,
+                "expected an empty response",
+            ),
         };
         self.error(reply).await
     }
@@ -132,15 +203,32 @@ where
         tracing::info!(remote = %self.peer.remote, mechanism = m.name(), error = %e, "authentication failed");
         let reply = match e {
             SaslError::Failed | SaslError::ChannelBinding => {
+                self.backend.auth_record(self.peer.remote.ip(), false).await;
                 // As mox: a delay after every failure slows guessing.
                 self.delay(self.cfg.limits.auth_fail_delay).await?;
-                Reply::new(Code::AUTH_FAILED, Esc::BAD_CREDENTIALS, "authentication failed")
+                Reply::new(
+                    Code::AUTH_FAILED,
+                    Esc::BAD_CREDENTIALS,
+                    "authentication failed",
+                )
             }
-            SaslError::Malformed(m) => Reply::new(Code::PARAM_SYNTAX_ERROR, Esc::SYNTAX, format!("malformed response: {m}")),
-            SaslError::Aborted => Reply::new(Code::PARAM_SYNTAX_ERROR, Esc::OTHER_PERM, "authentication cancelled"),
+            SaslError::Malformed(m) => Reply::new(
+                Code::PARAM_SYNTAX_ERROR,
+                Esc::SYNTAX,
+                format!("malformed response: {m}"),
+            ),
+            SaslError::Aborted => Reply::new(
+                Code::PARAM_SYNTAX_ERROR,
+                Esc::OTHER_PERM,
+                "authentication cancelled",
+            ),
             SaslError::Temporary(m) => {
                 tracing::warn!(error = %m, "temporary authentication failure");
-                self.reply(Reply::new(Code::AUTH_TEMP_FAILURE, Esc::SECURITY_TEMP, "temporary authentication failure"));
+                self.reply(Reply::new(
+                    Code::AUTH_TEMP_FAILURE,
+                    Esc::SECURITY_TEMP,
+                    "temporary authentication failure",
+                ));
                 return Ok(());
             }
         };

@@ -22,13 +22,23 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     B: Backend,
 {
-    pub(super) async fn finish(&mut self, hello: Hello, tx: Transaction, sink: Inspect<Spool>) -> Result<Flow, SessionError> {
+    pub(super) async fn finish(
+        &mut self,
+        hello: Hello,
+        tx: Transaction,
+        sink: Inspect<Spool>,
+    ) -> Result<Flow, SessionError> {
         let reply = self.deliver(&hello, tx, sink).await?;
         self.reply(reply);
         Ok(Flow::Next(State::Ready(hello)))
     }
 
-    async fn deliver(&mut self, hello: &Hello, tx: Transaction, sink: Inspect<Spool>) -> Result<Reply, SessionError> {
+    async fn deliver(
+        &mut self,
+        hello: &Hello,
+        tx: Transaction,
+        sink: Inspect<Spool>,
+    ) -> Result<Reply, SessionError> {
         let found = sink.findings();
         let declared_8bit = matches!(tx.params.body, Some(Body::EightBitMime | Body::BinaryMime));
         if self.cfg.pedantic && found.eight_bit && !declared_8bit {
@@ -75,7 +85,11 @@ where
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "spooling message failed");
-                return Ok(Reply::new(Code::LOCAL_ERROR, Esc::SYSTEM_TEMP, "temporary failure, try again later"));
+                return Ok(Reply::new(
+                    Code::LOCAL_ERROR,
+                    Esc::SYSTEM_TEMP,
+                    "temporary failure, try again later",
+                ));
             }
         };
         let env = Envelope {

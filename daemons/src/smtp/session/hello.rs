@@ -23,7 +23,10 @@ where
         if !wait.is_zero() && self.io.input_within(wait).await? {
             tracing::info!(remote = %self.peer.remote, "early talker rejected");
             // RFC 5321 §3.1: 554 instead of 220.
-            self.reply(Reply::plain(Code::TRANSACTION_FAILED, "early talker: wait for the greeting"));
+            self.reply(Reply::plain(
+                Code::TRANSACTION_FAILED,
+                "early talker: wait for the greeting",
+            ));
             return Ok(false);
         }
         let text = format!("{} ESMTP moxd", self.cfg.hostname);
@@ -47,7 +50,10 @@ where
     /// EHLO keywords, in mox's order (see mox-behaviour.md §1).
     pub(super) fn ehlo_keywords(&self) -> Vec<String> {
         let limits = &self.cfg.limits;
-        let mut k = vec!["PIPELINING".to_string(), format!("SIZE {}", limits.max_message_size)];
+        let mut k = vec![
+            "PIPELINING".to_string(),
+            format!("SIZE {}", limits.max_message_size),
+        ];
         if self.tls.is_some() {
             // RFC 8689 §4: REQUIRETLS only over TLS.
             k.push("REQUIRETLS".into());
@@ -56,14 +62,27 @@ where
             k.push("STARTTLS".into());
         }
         if self.cfg.kind == Kind::Submission && (self.tls.is_some() || self.cfg.auth_without_tls) {
-            let mechs: Vec<&str> =
-                self.cfg.auth_mechanisms.iter().filter(|m| self.mechanism_offered(**m)).map(|m| m.name()).collect();
+            let mechs: Vec<&str> = self
+                .cfg
+                .auth_mechanisms
+                .iter()
+                .filter(|m| self.mechanism_offered(**m))
+                .map(|m| m.name())
+                .collect();
             if !mechs.is_empty() {
                 k.push(format!("AUTH {}", mechs.join(" ")));
             }
         }
         k.extend(
-            ["ENHANCEDSTATUSCODES", "8BITMIME", "CHUNKING", "BINARYMIME", "SMTPUTF8", "DSN"].map(String::from),
+            [
+                "ENHANCEDSTATUSCODES",
+                "8BITMIME",
+                "CHUNKING",
+                "BINARYMIME",
+                "SMTPUTF8",
+                "DSN",
+            ]
+            .map(String::from),
         );
         // RFC 9422 §4.1.
         k.push(format!("LIMITS RCPTMAX={}", limits.max_recipients));

@@ -32,7 +32,11 @@ fn gone() -> io::Error {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Conn<S> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -42,7 +46,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Conn<S> {
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Conn<S> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -86,7 +94,14 @@ pub struct Io<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
     pub fn new(stream: S, max_line: usize, write_timeout: Duration) -> Io<S> {
         let size = READ_BUFFER.max(max_line.saturating_add(1));
-        Io { conn: Conn::Plain(stream), buf: vec![0; size].into_boxed_slice(), start: 0, end: 0, out: Vec::new(), write_timeout }
+        Io {
+            conn: Conn::Plain(stream),
+            buf: vec![0; size].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            out: Vec::new(),
+            write_timeout,
+        }
     }
 
     pub fn conn(&self) -> &Conn<S> {
@@ -124,7 +139,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
             self.conn.write_all(&out).await?;
             self.conn.flush().await
         };
-        timeout(self.write_timeout, w).await.map_err(|_| SessionError::Timeout)?.map_err(SessionError::Io)
+        timeout(self.write_timeout, w)
+            .await
+            .map_err(|_| SessionError::Timeout)?
+            .map_err(SessionError::Io)
     }
 
     /// Read more input, flushing replies first. Errors on EOF or deadline.
@@ -170,7 +188,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
             let avail = &self.buf[self.start..self.end];
             if let Some(pos) = avail.iter().position(|&b| b == b'\n') {
                 let line = &avail[..=pos];
-                let result = if draining || line.len() > max { Line::TooLong } else { Line::Line(line.to_vec()) };
+                let result = if draining || line.len() > max {
+                    Line::TooLong
+                } else {
+                    Line::Line(line.to_vec())
+                };
                 self.consume(pos + 1);
                 return Ok(result);
             }
@@ -187,7 +209,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
     /// Switch to TLS: buffered plaintext is discarded first, so nothing a
     /// client sent before the handshake is read as a command (RFC 3207 §4,
     /// threats T1). Returns how many octets were discarded.
-    pub async fn start_tls(&mut self, acceptor: &TlsAcceptor, limit: Duration) -> Result<usize, SessionError> {
+    pub async fn start_tls(
+        &mut self,
+        acceptor: &TlsAcceptor,
+        limit: Duration,
+    ) -> Result<usize, SessionError> {
         self.flush().await?;
         let discarded = self.discard_input();
         let Conn::Plain(s) = std::mem::replace(&mut self.conn, Conn::Gone) else {

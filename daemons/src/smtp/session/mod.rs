@@ -51,7 +51,10 @@ pub struct PeerInfo {
 }
 
 /// What a command handler wants next.
-#[allow(clippy::large_enum_variant, reason = "moved once per command; a box would cost more than the copy")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "moved once per command; a box would cost more than the copy"
+)]
 pub(crate) enum Flow {
     Next(State),
     /// Close the connection after sending what is queued.
@@ -85,8 +88,9 @@ where
 {
     pub fn new(stream: S, cfg: Arc<Config>, backend: Arc<B>, peer: PeerInfo) -> Session<S, B> {
         let max_line = cfg.limits.max_command_line.max(cfg.limits.max_auth_line);
-        let postmaster =
-            super::address::Domain::parse(&cfg.hostname).ok().and_then(|d| Address::new("postmaster", d).ok());
+        let postmaster = super::address::Domain::parse(&cfg.hostname)
+            .ok()
+            .and_then(|d| Address::new("postmaster", d).ok());
         Session {
             io: Io::new(stream, max_line, cfg.limits.command_timeout),
             cfg,
@@ -105,7 +109,11 @@ where
     pub async fn run(mut self) -> Result<(), SessionError> {
         let result = self.serve().await;
         if let Err(SessionError::Timeout) = result {
-            self.io.queue(&Reply::new(Code::SERVICE_UNAVAILABLE, Esc::TIMEOUT, "timeout, closing connection"));
+            self.io.queue(&Reply::new(
+                Code::SERVICE_UNAVAILABLE,
+                Esc::TIMEOUT,
+                "timeout, closing connection",
+            ));
         }
         self.io.close().await;
         tracing::debug!(remote = %self.peer.remote, ?result, "smtp session ended");
@@ -122,18 +130,24 @@ where
         let mut state = State::Fresh;
         loop {
             let max = self.cfg.limits.max_command_line;
-            let line = match self.io.read_line(max, self.cfg.limits.command_timeout).await? {
+            let line = match self
+                .io
+                .read_line(max, self.cfg.limits.command_timeout)
+                .await?
+            {
                 Line::Line(l) => l,
                 Line::TooLong => {
                     // RFC 5321 §4.5.3.1.4, threats T4.
                     let text = format!("line too long, max {max} octets");
-                    self.error(Reply::new(Code::SYNTAX_ERROR, Esc::SYNTAX, text)).await?;
+                    self.error(Reply::new(Code::SYNTAX_ERROR, Esc::SYNTAX, text))
+                        .await?;
                     continue;
                 }
             };
             let cmd = match Command::parse(&line) {
                 Ok(c) => c,
                 Err(e) => {
+                    state = state.abort_chunking();
                     self.error(e.reply()).await?;
                     continue;
                 }
@@ -196,16 +210,22 @@ where
         self.errors += 1;
         if self.errors >= self.cfg.limits.max_errors {
             let text = format!("too many errors ({}), closing connection", self.errors);
-            self.io.queue(&Reply::new(Code::SERVICE_UNAVAILABLE, Esc::SECURITY_TEMP, text));
+            self.io.queue(&Reply::new(
+                Code::SERVICE_UNAVAILABLE,
+                Esc::SECURITY_TEMP,
+                text,
+            ));
             return Err(SessionError::TooManyErrors);
         }
         Ok(())
     }
 
-    /// A command in the wrong state: `503 5.5.1` (RFC 5321 §4.1.4).
+    /// A command in the wrong state: `503 5.5.1` (RFC 5321 §4.1.4). A
+    /// BDAT transfer in progress ends with it.
     async fn out_of_sequence(&mut self, next: State, text: &str) -> Result<Flow, SessionError> {
-        self.error(Reply::new(Code::BAD_SEQUENCE, Esc::INVALID_COMMAND, text)).await?;
-        Ok(Flow::Next(next))
+        self.error(Reply::new(Code::BAD_SEQUENCE, Esc::INVALID_COMMAND, text))
+            .await?;
+        Ok(Flow::Next(next.abort_chunking()))
     }
 
     /// Send what is queued, then wait.

@@ -43,6 +43,15 @@ pub enum State {
 }
 
 impl State {
+    /// After a client error, chunks received so far are dropped and the
+    /// transaction with them (RFC 3030 §4.2: a failed BDAT ends it).
+    pub fn abort_chunking(self) -> State {
+        match self {
+            State::Chunking(h, _, _) => State::Ready(h),
+            other => other,
+        }
+    }
+
     /// RSET, and every failed transaction: back to greeted (RFC 5321 §4.1.1.5).
     pub fn reset(self) -> State {
         match self {

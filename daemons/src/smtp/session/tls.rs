@@ -23,7 +23,12 @@ where
 {
     pub(super) async fn starttls(&mut self, state: State) -> Result<Flow, SessionError> {
         let Some(tls_cfg) = self.cfg.tls.clone() else {
-            self.error(Reply::new(Code::NOT_IMPLEMENTED, Esc::INVALID_COMMAND, "STARTTLS not available")).await?;
+            self.error(Reply::new(
+                Code::NOT_IMPLEMENTED,
+                Esc::INVALID_COMMAND,
+                "STARTTLS not available",
+            ))
+            .await?;
             return Ok(Flow::Next(state));
         };
         if self.tls.is_some() {
@@ -32,10 +37,21 @@ where
         match state {
             State::Ready(_) => {}
             State::Fresh => return self.out_of_sequence(state, "send EHLO first").await,
-            other => return self.out_of_sequence(other, "STARTTLS not allowed in a mail transaction").await,
+            other => {
+                return self
+                    .out_of_sequence(other, "STARTTLS not allowed in a mail transaction")
+                    .await;
+            }
         }
-        self.reply(Reply::new(Code::SERVICE_READY, Esc::OK, "ready to start TLS"));
-        let discarded = self.io.start_tls(&tls_cfg.acceptor, self.cfg.limits.tls_handshake_timeout).await?;
+        self.reply(Reply::new(
+            Code::SERVICE_READY,
+            Esc::OK,
+            "ready to start TLS",
+        ));
+        let discarded = self
+            .io
+            .start_tls(&tls_cfg.acceptor, self.cfg.limits.tls_handshake_timeout)
+            .await?;
         if discarded > 0 {
             tracing::info!(remote = %self.peer.remote, discarded, "plaintext sent after STARTTLS discarded");
         }
@@ -48,9 +64,13 @@ where
     /// Implicit TLS: the handshake comes before the greeting.
     pub(super) async fn handshake(&mut self) -> Result<(), SessionError> {
         let Some(tls_cfg) = self.cfg.tls.clone() else {
-            return Err(SessionError::Tls(std::io::Error::other("implicit TLS without a TLS configuration")));
+            return Err(SessionError::Tls(std::io::Error::other(
+                "implicit TLS without a TLS configuration",
+            )));
         };
-        self.io.start_tls(&tls_cfg.acceptor, self.cfg.limits.tls_handshake_timeout).await?;
+        self.io
+            .start_tls(&tls_cfg.acceptor, self.cfg.limits.tls_handshake_timeout)
+            .await?;
         self.tls = self.tls_state(tls_cfg.server_end_point);
         Ok(())
     }
@@ -66,12 +86,28 @@ where
             Some(rustls::ProtocolVersion::TLSv1_2) => "TLS1.2".to_string(),
             other => format!("{other:?}"),
         };
-        let cipher = conn.negotiated_cipher_suite().map_or_else(|| "unknown".into(), |s| format!("{:?}", s.suite()));
+        let cipher = conn
+            .negotiated_cipher_suite()
+            .map_or_else(|| "unknown".into(), |s| format!("{:?}", s.suite()));
         // RFC 9266 §3: tls-exporter only with TLS 1.3 here (TLS 1.2 would
         // need the extended master secret, which we do not check).
-        let tls_exporter =
-            if tls13 { conn.export_keying_material(vec![0u8; EXPORTER_LEN], EXPORTER_LABEL, None).ok() } else { None };
-        let info = TlsInfo { version, cipher, server_name: conn.server_name().map(str::to_string) };
-        Some(TlsState { info, binding: ChannelBinding { tls_exporter, tls_server_end_point: server_end_point } })
+        let tls_exporter = if tls13 {
+            conn.export_keying_material(vec![0u8; EXPORTER_LEN], EXPORTER_LABEL, None)
+                .ok()
+        } else {
+            None
+        };
+        let info = TlsInfo {
+            version,
+            cipher,
+            server_name: conn.server_name().map(str::to_string),
+        };
+        Some(TlsState {
+            info,
+            binding: ChannelBinding {
+                tls_exporter,
+                tls_server_end_point: server_end_point,
+            },
+        })
     }
 }

@@ -1,0 +1,176 @@
+//! The smtp-in and submission workers: accept connections on the sockets
+//! the master passed, apply the per-IP connection limits, and run one SMTP
+//! session per connection with the store (over IPC) as its backend.
+
+mod limits;
+mod store_backend;
+
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use ipc::Role;
+use ipc::config::{Protocol, WorkerBootstrap};
+use ipc::sandbox::SandboxReport;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::smtp::config::{TlsConfig, tls_server_end_point};
+use crate::smtp::{Code, Config, Esc, Kind, PeerInfo, Reply, Session};
+use crate::worker;
+pub use limits::{CONCURRENT_PER_IP, CONNECTIONS_PER_MINUTE, ConnLimits, MAX_CONNECTIONS};
+pub use store_backend::StoreBackend;
+
+/// How long sessions may go on after Shutdown before the worker exits.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Runtime threads of an SMTP worker.
+pub const THREADS: usize = 2;
+
+/// Entry point of `moxd worker smtp-in` and `moxd worker submission`.
+pub fn run(
+    boot: WorkerBootstrap,
+    channel: UnixStream,
+    sandbox: SandboxReport,
+    listeners: Vec<OwnedFd>,
+) -> Result<()> {
+    if !matches!(boot.role, Role::SmtpIn | Role::Submission) {
+        bail!("smtpd cannot run role {}", boot.role);
+    }
+    worker::runtime(THREADS)?.block_on(serve(boot, channel, sandbox, listeners))
+}
+
+fn session_config(boot: &WorkerBootstrap, protocol: Protocol, tls: Option<TlsConfig>) -> Config {
+    let kind = if protocol == Protocol::Smtp {
+        Kind::Incoming
+    } else {
+        Kind::Submission
+    };
+    let mut cfg = Config::new(kind, boot.hostname.clone());
+    cfg.tls = tls;
+    cfg.implicit_tls = protocol == Protocol::Submissions;
+    // localserve listens on loopback only; like mox it allows AUTH there
+    // without TLS so local test clients can submit in plain text.
+    cfg.auth_without_tls = boot.localserve;
+    cfg.localserve = boot.localserve;
+    cfg.pedantic = boot.localserve;
+    cfg
+}
+
+fn tls_config(boot: &WorkerBootstrap) -> Result<Option<TlsConfig>> {
+    let Some(m) = &boot.tls else { return Ok(None) };
+    let server = worker::tls_server_config(m)?;
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let first = CertificateDer::pem_slice_iter(&m.cert_chain_pem)
+        .next()
+        .context("no certificate")?
+        .map_err(|e| anyhow::anyhow!("certificate: {e:?}"))?;
+    Ok(Some(TlsConfig {
+        acceptor: tokio_rustls::TlsAcceptor::from(server),
+        server_end_point: Some(tls_server_end_point(first.as_ref())),
+    }))
+}
+
+async fn serve(
+    boot: WorkerBootstrap,
+    channel: UnixStream,
+    sandbox: SandboxReport,
+    listeners: Vec<OwnedFd>,
+) -> Result<()> {
+    let specs = boot.listeners.clone();
+    let tls = tls_config(&boot)?;
+    let ctx = worker::start(boot, channel, sandbox).await?;
+    let limits = Arc::new(ConnLimits::new());
+    let tracker = TaskTracker::new();
+    for (spec, fd) in specs.iter().zip(listeners) {
+        let std = std::net::TcpListener::from(fd);
+        std.set_nonblocking(true)?;
+        let listener = TcpListener::from_std(std)?;
+        let cfg = Arc::new(session_config(&ctx.boot, spec.protocol, tls.clone()));
+        let backend = Arc::new(StoreBackend::new(ctx.store.clone(), cfg.kind));
+        tracing::info!(addr = %spec.addr, protocol = ?spec.protocol, "listening");
+        tracker.spawn(accept_loop(
+            listener,
+            cfg,
+            backend,
+            limits.clone(),
+            ctx.shutdown.clone(),
+            tracker.clone(),
+        ));
+    }
+    ctx.shutdown.cancelled().await;
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("sessions still open after the shutdown grace period; closing them");
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    cfg: Arc<Config>,
+    backend: Arc<StoreBackend>,
+    limits: Arc<ConnLimits>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+) {
+    loop {
+        let (mut stream, remote) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        let guard = match limits.admit(remote.ip()) {
+            Ok(g) => g,
+            Err(which) => {
+                // RFC 5321 §3.8: 421 and close.
+                tracing::info!(%remote, limit = which, "connection refused by limit");
+                let reply = Reply::new(
+                    Code::SERVICE_UNAVAILABLE,
+                    Esc::SECURITY_TEMP,
+                    format!("too many connections ({which})"),
+                );
+                tracker.spawn(async move {
+                    let _ = tokio::time::timeout(
+                        Duration::from_secs(5),
+                        stream.write_all(&reply.to_bytes()),
+                    )
+                    .await;
+                });
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (cfg, backend) = (cfg.clone(), backend.clone());
+        let span = tracing::info_span!("smtp", %remote, kind = ?cfg.kind);
+        tracker.spawn(
+            async move {
+                let _guard = guard;
+                let peer = PeerInfo {
+                    remote,
+                    remote_name: None,
+                };
+                match Session::new(stream, cfg, backend, peer).run().await {
+                    Ok(()) => tracing::debug!("session done"),
+                    Err(e) => tracing::debug!(error = %e, "session ended"),
+                }
+            }
+            .instrument(span),
+        );
+    }
+}

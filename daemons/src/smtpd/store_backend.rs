@@ -1,0 +1,223 @@
+//! The SMTP session's backend in production: every lookup, credential
+//! check and delivery is one request to the store over IPC. The message
+//! travels as the spool's memfd; the store answers only once it is durable.
+
+use std::net::IpAddr;
+use std::os::fd::AsFd;
+
+use ipc::store::{
+    Delivery, QueueAdd, ScramCredentials, ScramMechanism, StoreErrorKind, StoreReply, StoreRequest,
+};
+use serde::Serialize;
+
+use crate::sasl::{Credentials, SaslError};
+use crate::smtp::backend::{Backend, BackendError, Envelope};
+use crate::smtp::params::{MailParams, RcptParams};
+use crate::smtp::{Address, Kind, MessageFile};
+use crate::worker::StoreHandle;
+
+/// Mailbox incoming mail is delivered to.
+pub const INBOX: &str = "Inbox";
+
+pub struct StoreBackend {
+    store: StoreHandle,
+    kind: Kind,
+}
+
+impl StoreBackend {
+    pub fn new(store: StoreHandle, kind: Kind) -> Self {
+        StoreBackend { store, kind }
+    }
+
+    async fn call(&self, req: StoreRequest) -> Result<StoreReply, BackendError> {
+        let reply = self
+            .store
+            .call(&req)
+            .await
+            .map_err(|e| BackendError::Temporary(format!("{e:#}")))?;
+        match reply {
+            StoreReply::Error(e) => Err(match e.kind {
+                StoreErrorKind::Temporary | StoreErrorKind::Forbidden => {
+                    BackendError::Temporary(e.message)
+                }
+                StoreErrorKind::Invalid | StoreErrorKind::NotFound | StoreErrorKind::Exists => {
+                    BackendError::Permanent(e.message)
+                }
+            }),
+            other => Ok(other),
+        }
+    }
+
+    async fn is_local_domain(&self, domain: &str) -> Result<bool, BackendError> {
+        match self.call(StoreRequest::DomainList).await? {
+            StoreReply::Domains(d) => Ok(d.iter().any(|x| x.eq_ignore_ascii_case(domain))),
+            other => Err(unexpected(other)),
+        }
+    }
+}
+
+fn unexpected(r: StoreReply) -> BackendError {
+    BackendError::Temporary(format!("unexpected store reply {r:?}"))
+}
+
+fn sasl_err(e: BackendError) -> SaslError {
+    SaslError::Temporary(e.to_string())
+}
+
+/// What the queue needs later besides the addresses (DSN parameters,
+/// REQUIRETLS), kept as JSON in the queue row.
+#[derive(Serialize)]
+struct QueueOptions<'a> {
+    envelope_id: &'a str,
+    params: &'a MailParams,
+    recipients: Vec<(String, &'a RcptParams)>,
+    eight_bit: bool,
+}
+
+impl Credentials for StoreBackend {
+    async fn verify_plain(&self, login: &str, password: &str) -> Result<Option<String>, SaslError> {
+        let req = StoreRequest::VerifyPassword {
+            login: login.into(),
+            password: password.into(),
+        };
+        match self.call(req).await.map_err(sasl_err)? {
+            StoreReply::Authenticated(a) => Ok(a),
+            other => Err(sasl_err(unexpected(other))),
+        }
+    }
+
+    async fn scram(
+        &self,
+        login: &str,
+        mech: ScramMechanism,
+    ) -> Result<Option<ScramCredentials>, SaslError> {
+        let req = StoreRequest::ScramCredentials {
+            login: login.into(),
+            mechanism: mech,
+        };
+        match self.call(req).await.map_err(sasl_err)? {
+            StoreReply::Scram(c) => Ok(c),
+            other => Err(sasl_err(unexpected(other))),
+        }
+    }
+}
+
+impl Backend for StoreBackend {
+    async fn resolve_recipient(&self, addr: &Address) -> Result<Option<String>, BackendError> {
+        let address = addr.to_ascii_domain_string();
+        match self
+            .call(StoreRequest::ResolveRecipient { address })
+            .await?
+        {
+            StoreReply::Recipient(Some(a)) => Ok(Some(a)),
+            StoreReply::Recipient(None) => {
+                // Submission: an address in one of our domains that no
+                // account has is an error, not a remote recipient.
+                if self.kind == Kind::Submission
+                    && self.is_local_domain(addr.domain.ascii()).await?
+                {
+                    Err(BackendError::UnknownRecipient)
+                } else {
+                    Ok(None)
+                }
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn account_owns(&self, account: &str, addr: &Address) -> Result<bool, BackendError> {
+        let req = StoreRequest::AccountOwns {
+            account: account.into(),
+            address: addr.to_ascii_domain_string(),
+        };
+        match self.call(req).await? {
+            StoreReply::Owns(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn auth_allowed(&self, ip: IpAddr) -> Result<bool, BackendError> {
+        match self.call(StoreRequest::AuthCheck { ip }).await? {
+            StoreReply::AuthAllowed(b) => Ok(b),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn auth_record(&self, ip: IpAddr, success: bool) {
+        if let Err(e) = self.call(StoreRequest::AuthRecord { ip, success }).await {
+            tracing::warn!(error = %e, "recording authentication attempt");
+        }
+    }
+
+    async fn deliver(&self, env: &Envelope, msg: MessageFile) -> Result<(), BackendError> {
+        let (fd, prefix) = msg.into_fd();
+        let mut accounts: Vec<&str> = Vec::new();
+        for r in &env.recipients {
+            if let Some(a) = r.account.as_deref().filter(|a| !accounts.contains(a)) {
+                accounts.push(a);
+            }
+        }
+        let client = self
+            .store
+            .client()
+            .await
+            .map_err(|e| BackendError::Temporary(format!("{e:#}")))?;
+        for account in accounts {
+            let req = StoreRequest::Deliver(Delivery {
+                account: account.into(),
+                mailbox: INBOX.into(),
+                flags: vec![],
+                prefix: prefix.clone(),
+                received: Some(env.received_at),
+            });
+            match client.call_fds(&req, &[fd.as_fd()]).await {
+                Ok((StoreReply::Delivered(d), _)) => {
+                    tracing::info!(id = %env.id, account, uid = d.uid, "delivered");
+                }
+                Ok((StoreReply::Error(e), _)) if e.kind == StoreErrorKind::Invalid => {
+                    return Err(BackendError::Permanent(e.message));
+                }
+                Ok((other, _)) => return Err(unexpected(other)),
+                Err(e) => return Err(BackendError::Temporary(format!("store: {e}"))),
+            }
+        }
+        let remote: Vec<_> = env
+            .recipients
+            .iter()
+            .filter(|r| r.account.is_none())
+            .collect();
+        if !remote.is_empty() {
+            let options = QueueOptions {
+                envelope_id: &env.id,
+                params: &env.params,
+                recipients: remote
+                    .iter()
+                    .map(|r| (r.address.to_string(), &r.params))
+                    .collect(),
+                eight_bit: env.eight_bit,
+            };
+            let req = StoreRequest::QueueAdd(QueueAdd {
+                account: env.account.clone().unwrap_or_default(),
+                mail_from: env.mail_from.to_string(),
+                recipients: remote
+                    .iter()
+                    .map(|r| r.address.to_ascii_domain_string())
+                    .collect(),
+                prefix,
+                options: serde_json::to_string(&options)
+                    .map_err(|e| BackendError::Temporary(e.to_string()))?,
+            });
+            match client.call_fds(&req, &[fd.as_fd()]).await {
+                Ok((StoreReply::Queued { queue_id }, _)) => {
+                    tracing::info!(id = %env.id, queue_id, "queued")
+                }
+                Ok((StoreReply::Error(e), _)) if e.kind == StoreErrorKind::Invalid => {
+                    return Err(BackendError::Permanent(e.message));
+                }
+                Ok((other, _)) => return Err(unexpected(other)),
+                Err(e) => return Err(BackendError::Temporary(format!("store: {e}"))),
+            }
+        }
+        Ok(())
+    }
+}
