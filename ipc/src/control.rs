@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Role;
 use crate::sandbox::SandboxReport;
-use crate::store::{AccountInfo, Delivered, QueueInfo};
+use crate::store::{AccountInfo, Delivered, MessageInfo, QueueInfo};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ControlRequest {
@@ -46,6 +46,16 @@ pub enum ControlRequest {
         mailbox: String,
     },
     QueueList,
+    /// Messages of an account's mailbox.
+    MessageList {
+        account: String,
+        mailbox: String,
+    },
+    /// One message: answered with `MessageFile` and the file attached.
+    MessageGet {
+        account: String,
+        message_id: i64,
+    },
     /// Answered with `StoreConnection` and an fd connected to the store with
     /// administrator rights (for tools that speak the store protocol).
     StoreConnect,
@@ -61,6 +71,12 @@ pub enum ControlReply {
     Delivered(Delivered),
     Queue(Vec<QueueInfo>),
     StoreConnection,
+    Messages(Vec<MessageInfo>),
+    /// The message file is attached; `prefix` (headers added at delivery) goes before it.
+    MessageFile {
+        prefix: Vec<u8>,
+        size: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

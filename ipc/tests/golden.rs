@@ -13,7 +13,7 @@ fn hex(b: &[u8]) -> String {
 
 #[test]
 fn version_is_pinned() {
-    assert_eq!(IPC_VERSION, 2);
+    assert_eq!(IPC_VERSION, 3);
 }
 
 #[test]
@@ -22,7 +22,7 @@ fn hello_bytes() {
     // len=25 | nfds=0 | id=0 | magic "MOXD" | version 1 | Peer::Worker = 1 | Role::Store = 0 (u32 variant indices)
     assert_eq!(
         hex(&f),
-        "000000190000000000000000004d4f5844000000020000000100000000"
+        "000000190000000000000000004d4f5844000000030000000100000000"
     );
 }
 

@@ -299,6 +299,43 @@ async fn handle(
             Ok(other) => store_error(other),
             Err(e) => e,
         },
+        ControlRequest::MessageList { account, mailbox } => {
+            match store_call(m, StoreRequest::MessageList { account, mailbox }).await {
+                Ok(StoreReply::Messages(l)) => ControlReply::Messages(l),
+                Ok(other) => store_error(other),
+                Err(e) => e,
+            }
+        }
+        ControlRequest::MessageGet {
+            account,
+            message_id,
+        } => {
+            let client = match m.store().await {
+                Ok(c) => c,
+                Err(e) => {
+                    return (
+                        ControlReply::Error(format!("store unavailable: {e:#}")),
+                        None,
+                    );
+                }
+            };
+            match client
+                .call_fds(
+                    &StoreRequest::MessageOpen {
+                        account,
+                        message_id,
+                    },
+                    &[],
+                )
+                .await
+            {
+                Ok((StoreReply::MessageFile { prefix, size }, mut fds)) => {
+                    return (ControlReply::MessageFile { prefix, size }, fds.pop());
+                }
+                Ok((other, _)) => store_error(other),
+                Err(e) => ControlReply::Error(format!("store connection: {e}")),
+            }
+        }
         ControlRequest::StoreConnect => match m.connect_store(Peer::Admin).await {
             Ok(fd) => return (ControlReply::StoreConnection, Some(fd)),
             Err(e) => ControlReply::Error(format!("store unavailable: {e:#}")),

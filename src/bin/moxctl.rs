@@ -52,6 +52,27 @@ enum Cmd {
     },
     #[command(subcommand)]
     Queue(QueueCmd),
+    #[command(subcommand)]
+    Message(MessageCmd),
+}
+
+#[derive(Subcommand)]
+enum MessageCmd {
+    /// List a mailbox: id, uid, size, flags.
+    List {
+        account: String,
+        #[arg(long, default_value = "Inbox")]
+        mailbox: String,
+    },
+    /// Write one message to stdout as stored: the headers added at
+    /// delivery, then the message exactly as received.
+    Get {
+        account: String,
+        id: i64,
+        /// Only the message as received, without the added headers.
+        #[arg(long)]
+        raw: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -296,6 +317,42 @@ fn run(cli: Cli) -> Result<()> {
                     "delivered: uid {} message id {} modseq {}",
                     d.uid, d.message_id, d.modseq
                 );
+            }
+        }
+        Cmd::Message(MessageCmd::List { account, mailbox }) => {
+            if let ControlReply::Messages(l) = call(
+                &mut c,
+                &ControlRequest::MessageList { account, mailbox },
+                &[],
+            )? {
+                for m in l {
+                    println!("{}\t{}\t{}\t{}", m.id, m.uid, m.size, m.flags.join(" "));
+                }
+            }
+        }
+        Cmd::Message(MessageCmd::Get { account, id, raw }) => {
+            c.send(
+                1,
+                &ControlRequest::MessageGet {
+                    account,
+                    message_id: id,
+                },
+                &[],
+            )?;
+            let m = c
+                .recv::<ControlReply>()?
+                .context("moxd closed the control connection")?;
+            match (m.body, m.fds.into_iter().next()) {
+                (ControlReply::MessageFile { prefix, .. }, Some(fd)) => {
+                    let mut out = std::io::stdout().lock();
+                    if !raw {
+                        out.write_all(&prefix)?;
+                    }
+                    std::io::copy(&mut std::fs::File::from(fd), &mut out)?;
+                    out.flush()?;
+                }
+                (ControlReply::Error(e), _) => bail!("{e}"),
+                (other, _) => bail!("unexpected reply {other:?}"),
             }
         }
         Cmd::Queue(QueueCmd::List) => {
