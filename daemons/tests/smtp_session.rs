@@ -836,3 +836,34 @@ async fn submission_adds_message_id_and_date() {
     assert!(!p1.contains("Message-ID") && !p1.contains("Date:"), "{p1}");
     assert_eq!(d[1].env.recipients[0].account.as_deref(), Some("bob"));
 }
+
+#[tokio::test]
+async fn pedantic_submission_must_parse_as_mime() {
+    let mut cfg = config(Kind::Submission);
+    cfg.auth_without_tls = true;
+    cfg.pedantic = true;
+    let mut r = start_ehlo(cfg).await;
+    r.client
+        .expect("AUTH PLAIN AGFsaWNlQGxvY2FsLnRlc3QAc2VjcmV0", 235)
+        .await;
+    let broken = "this is not a header\r\n\r\nbody\r\n";
+    let rep = r
+        .client
+        .send_mail("alice@local.test", "bob@local.test", broken)
+        .await;
+    assert_eq!(rep.code, 554, "{rep:?}");
+    assert!(rep.text().contains("MIME"), "{rep:?}");
+    assert!(r.backend.delivered().is_empty());
+    let no_boundary = "Content-Type: multipart/mixed\r\n\r\nx\r\n";
+    let rep = r
+        .client
+        .send_mail("alice@local.test", "bob@local.test", no_boundary)
+        .await;
+    assert_eq!(rep.code, 554, "{rep:?}");
+    let rep = r
+        .client
+        .send_mail("alice@local.test", "bob@local.test", MSG)
+        .await;
+    assert_eq!(rep.code, 250, "{rep:?}");
+    assert_eq!(r.backend.delivered().len(), 1);
+}

@@ -20,6 +20,7 @@ pub mod data;
 pub mod idna;
 pub mod inspect;
 pub mod localserve;
+pub mod mime_check;
 pub mod params;
 pub mod received;
 pub mod reply;

@@ -81,7 +81,7 @@ where
                 prefix.extend_from_slice(received::date_field(time).as_bytes());
             }
         }
-        let msg = match sink.into_inner().finish(prefix) {
+        let mut msg = match sink.into_inner().finish(prefix) {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "spooling message failed");
@@ -92,6 +92,24 @@ where
                 ));
             }
         };
+        if self.cfg.pedantic && self.cfg.kind == Kind::Submission {
+            // localserve pedantic mode: a submitted message must parse as MIME.
+            let body = match msg.read_body() {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading spooled message");
+                    return Ok(Reply::new(
+                        Code::LOCAL_ERROR,
+                        Esc::SYSTEM_TEMP,
+                        "temporary failure, try again later",
+                    ));
+                }
+            };
+            if let Err(why) = crate::smtp::mime_check::check(&body) {
+                let text = format!("message does not parse as MIME (pedantic): {why}");
+                return Ok(Reply::new(Code::TRANSACTION_FAILED, Esc::MEDIA, text));
+            }
+        }
         let env = Envelope {
             kind: self.cfg.kind,
             id: id.clone(),
