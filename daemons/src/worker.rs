@@ -24,6 +24,9 @@ pub type StoreClient = Client<StoreRequest, StoreReply>;
 
 /// How long a request waits for a store connection (e.g. while the store restarts).
 pub const STORE_CONNECT_WAIT: Duration = Duration::from_secs(30);
+/// A request for a new store connection is repeated after this long
+/// without an answer (one request serves every waiting session).
+pub const STORE_ASK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// A worker's link to the store, renewed through the master.
 #[derive(Clone)]
@@ -31,6 +34,8 @@ pub struct StoreHandle {
     role: Role,
     current: watch::Receiver<Option<StoreClient>>,
     master: AsyncSender,
+    /// When we last asked the master for a connection.
+    last_ask: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl StoreHandle {
@@ -38,17 +43,23 @@ impl StoreHandle {
     /// current one is closed.
     pub async fn client(&self) -> Result<StoreClient> {
         let mut rx = self.current.clone();
-        let mut asked = false;
         let wait = async {
             loop {
                 if let Some(c) = rx.borrow_and_update().clone().filter(|c| !c.is_closed()) {
                     return Ok(c);
                 }
-                if !asked {
+                let ask = {
+                    let mut last = self.last_ask.lock().unwrap_or_else(|e| e.into_inner());
+                    let due = last.is_none_or(|t| t.elapsed() >= STORE_ASK_INTERVAL);
+                    if due {
+                        *last = Some(std::time::Instant::now());
+                    }
+                    due
+                };
+                if ask {
                     self.master
                         .send(0, &WorkerToMaster::NeedStoreConnection, &[])
                         .await?;
-                    asked = true;
                 }
                 // Poll as well: a connection can close without a new value.
                 let _ = tokio::time::timeout(Duration::from_millis(200), rx.changed()).await;
@@ -91,6 +102,8 @@ pub async fn start(
     let role = boot.role;
     let (mut rx, tx) = ipc::conn::split_std(channel)?;
     let (set, current) = watch::channel(None::<StoreClient>);
+    let last_ask: Arc<std::sync::Mutex<Option<std::time::Instant>>> = Arc::default();
+    let answered = last_ask.clone();
     let shutdown = CancellationToken::new();
     let sd = shutdown.clone();
     tokio::spawn(async move {
@@ -105,6 +118,7 @@ pub async fn start(
                         match connect(role, fd).await {
                             Ok(c) => {
                                 set.send_replace(Some(c));
+                                *answered.lock().unwrap_or_else(|e| e.into_inner()) = None;
                             }
                             Err(e) => {
                                 tracing::error!(error = %format!("{e:#}"), "store connection")
@@ -137,6 +151,7 @@ pub async fn start(
         role,
         current,
         master: tx,
+        last_ask,
     };
     Ok(Arc::new(WorkerContext {
         boot,

@@ -26,8 +26,9 @@ use crate::worker;
 pub use limits::{CONCURRENT_PER_IP, CONNECTIONS_PER_MINUTE, ConnLimits, MAX_CONNECTIONS};
 pub use store_backend::StoreBackend;
 
-/// How long sessions may go on after Shutdown before the worker exits.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long sessions may go on after Shutdown before the worker exits
+/// (below the master's 10 s before it kills a worker).
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(8);
 /// Runtime threads of an SMTP worker.
 pub const THREADS: usize = 2;
 
