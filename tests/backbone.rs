@@ -34,9 +34,13 @@ fn workers_are_sandboxed() {
         std::os::unix::fs::PermissionsExt::from_mode(0o644),
     )
     .unwrap();
-    let server = Server::serve(&probe_config(&path_str(&secret_file)));
+    // With SMTP listeners, so the network roles run too.
+    let server = Server::serve_smtp(&probe_config(&path_str(&secret_file)));
     let status = server.status();
-    assert!(!status.workers.is_empty());
+    let roles: Vec<Role> = status.workers.iter().map(|w| w.role).collect();
+    for r in [Role::Store, Role::SmtpIn, Role::Submission] {
+        assert!(roles.contains(&r), "{r} not running: {roles:?}");
+    }
     for w in &status.workers {
         assert_eq!(w.state, WorkerState::Running, "{w:?}");
         let pid = w.pid.expect("pid");
@@ -96,7 +100,8 @@ fn workers_are_sandboxed() {
 
 #[test]
 fn killed_workers_restart_within_a_second() {
-    let server = Server::serve("");
+    let server = Server::serve_smtp("");
+    assert!(server.status().workers.len() >= 3);
     for w in server.status().workers {
         let old = w.pid.expect("pid");
         nix::sys::signal::kill(
@@ -135,44 +140,12 @@ fn killed_workers_restart_within_a_second() {
     assert!(server.output_text().contains("worker died; restarting"));
 }
 
+/// The files (as received) of an account's Inbox.
 fn message_bodies(server: &Server, account: &str) -> Vec<Vec<u8>> {
-    let mut c = server.store_conn();
-    c.send(
-        1,
-        &StoreRequest::MessageList {
-            account: account.into(),
-            mailbox: "Inbox".into(),
-        },
-        &[],
-    )
-    .unwrap();
-    let list = match c.recv::<StoreReply>().unwrap().unwrap().body {
-        StoreReply::Messages(m) => m,
-        other => panic!("{other:?}"),
-    };
-    let mut out = Vec::new();
-    for (i, m) in list.iter().enumerate() {
-        c.send(
-            10 + i as u64,
-            &StoreRequest::MessageOpen {
-                account: account.into(),
-                message_id: m.id,
-            },
-            &[],
-        )
-        .unwrap();
-        let r = c.recv::<StoreReply>().unwrap().unwrap();
-        assert!(
-            matches!(r.body, StoreReply::MessageFile { .. }),
-            "{:?}",
-            r.body
-        );
-        let mut f = std::fs::File::from(r.fds.into_iter().next().expect("message fd"));
-        let mut buf = Vec::new();
-        f.read_to_end(&mut buf).unwrap();
-        out.push(buf);
-    }
-    out
+    stored_messages(server, account)
+        .into_iter()
+        .map(|m| m.file)
+        .collect()
 }
 
 #[test]

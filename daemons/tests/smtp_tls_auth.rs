@@ -89,7 +89,10 @@ async fn starttls_discards_injected_commands() {
     let prefix = String::from_utf8(d[0].prefix.clone()).unwrap();
     assert!(prefix.contains(" with ESMTPS id "), "{prefix}");
     assert!(
-        prefix.contains(&format!("\r\n\t(version=TLS1.3 cipher={})", tls.cipher)),
+        prefix.contains(&format!(
+            "\r\n\t(version=TLS1.3 cipher={} requiretls)",
+            tls.cipher
+        )),
         "{prefix}"
     );
     assert!(tls.cipher.starts_with("TLS13_"), "{tls:?}");

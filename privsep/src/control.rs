@@ -17,6 +17,9 @@ use tokio::net::UnixListener;
 use crate::config::{AccountEntry, save_domains};
 use crate::master::Master;
 
+/// How long a refused connection stays open for the client to read why.
+pub const REFUSAL_LINGER: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Bind the control socket (before any thread exists: the umask is
 /// process-wide). Refuses when another master is answering on it.
 pub fn bind(path: &Path, admin_gid: Option<u32>) -> Result<std::os::unix::net::UnixListener> {
@@ -105,6 +108,9 @@ pub async fn serve(master: Arc<Master>, listener: UnixListener, admin_gid: Optio
                     "permission denied: moxctl needs root or the admin group".into(),
                 );
                 let _ = tx.send(1, &reply, &[]).await;
+                // Let the client's request arrive before closing, so it
+                // reads the refusal instead of a broken pipe.
+                let _ = tokio::time::timeout(REFUSAL_LINGER, rx.recv::<ControlRequest>()).await;
                 return;
             }
             if let Err(e) = handshake(&mut rx, &tx, Peer::Master).await {

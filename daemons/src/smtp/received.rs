@@ -23,6 +23,8 @@ pub struct Trace<'a> {
     pub authenticated: bool,
     pub smtputf8: bool,
     pub tls: Option<&'a TlsInfo>,
+    /// MAIL FROM had REQUIRETLS (RFC 8689), recorded with the message.
+    pub requiretls: bool,
     pub id: &'a str,
     /// Named in a `for` clause (only for a single recipient).
     pub recipient: Option<&'a Address>,
@@ -66,9 +68,10 @@ pub fn received(t: &Trace<'_>) -> String {
     );
     if let Some(tls) = t.tls {
         s.push_str(&format!(
-            "\r\n\t(version={} cipher={})",
+            "\r\n\t(version={} cipher={}{})",
             comment_safe(&tls.version),
-            comment_safe(&tls.cipher)
+            comment_safe(&tls.cipher),
+            if t.requiretls { " requiretls" } else { "" }
         ));
     }
     if let Some(rcpt) = t.recipient {
@@ -186,6 +189,7 @@ mod tests {
             authenticated: false,
             smtputf8: false,
             tls: Some(&tls),
+            requiretls: false,
             id: "abc",
             recipient: Some(&rcpt),
             time: 0,
@@ -196,5 +200,10 @@ mod tests {
              (version=TLS1.3 cipher=TLS13_AES_128_GCM_SHA256)\r\n\tfor <bob@example.org>;\r\n\t\
              Thu, 1 Jan 1970 00:00:00 +0000\r\n"
         );
+        let t = Trace {
+            requiretls: true,
+            ..t
+        };
+        assert!(received(&t).contains("cipher=TLS13_AES_128_GCM_SHA256 requiretls)"));
     }
 }

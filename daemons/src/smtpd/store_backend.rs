@@ -157,35 +157,24 @@ impl Backend for StoreBackend {
                 accounts.push(a);
             }
         }
-        let client = self
-            .store
-            .client()
-            .await
-            .map_err(|e| BackendError::Temporary(format!("{e:#}")))?;
-        for account in accounts {
-            let req = StoreRequest::Deliver(Delivery {
-                account: account.into(),
-                mailbox: INBOX.into(),
-                flags: vec![],
-                prefix: prefix.clone(),
-                received: Some(env.received_at),
-            });
-            match client.call_fds(&req, &[fd.as_fd()]).await {
-                Ok((StoreReply::Delivered(d), _)) => {
-                    tracing::info!(id = %env.id, account, uid = d.uid, "delivered");
-                }
-                Ok((StoreReply::Error(e), _)) if e.kind == StoreErrorKind::Invalid => {
-                    return Err(BackendError::Permanent(e.message));
-                }
-                Ok((other, _)) => return Err(unexpected(other)),
-                Err(e) => return Err(BackendError::Temporary(format!("store: {e}"))),
-            }
-        }
         let remote: Vec<_> = env
             .recipients
             .iter()
             .filter(|r| r.account.is_none())
             .collect();
+        let client = self
+            .store
+            .client()
+            .await
+            .map_err(|e| BackendError::Temporary(format!("{e:#}")))?;
+        // Once any copy is committed, a failure must not be permanent: the
+        // client would bounce a message that was partly delivered. A 4xx
+        // makes it retry, and a duplicate is what SMTP allows then.
+        let mut committed = false;
+        let soften = |e: BackendError, committed: bool| match e {
+            BackendError::Permanent(m) if committed => BackendError::Temporary(m),
+            other => other,
+        };
         if !remote.is_empty() {
             let options = QueueOptions {
                 envelope_id: &env.id,
@@ -198,21 +187,47 @@ impl Backend for StoreBackend {
             };
             let req = StoreRequest::QueueAdd(QueueAdd {
                 account: env.account.clone().unwrap_or_default(),
-                mail_from: env.mail_from.to_string(),
+                // The null reverse-path is the empty string.
+                mail_from: env
+                    .mail_from
+                    .address()
+                    .map(|a| a.to_ascii_domain_string())
+                    .unwrap_or_default(),
                 recipients: remote
                     .iter()
                     .map(|r| r.address.to_ascii_domain_string())
                     .collect(),
-                prefix,
+                prefix: prefix.clone(),
                 options: serde_json::to_string(&options)
                     .map_err(|e| BackendError::Temporary(e.to_string()))?,
             });
             match client.call_fds(&req, &[fd.as_fd()]).await {
                 Ok((StoreReply::Queued { queue_id }, _)) => {
-                    tracing::info!(id = %env.id, queue_id, "queued")
+                    committed = true;
+                    tracing::info!(id = %env.id, queue_id, "queued");
                 }
                 Ok((StoreReply::Error(e), _)) if e.kind == StoreErrorKind::Invalid => {
                     return Err(BackendError::Permanent(e.message));
+                }
+                Ok((other, _)) => return Err(unexpected(other)),
+                Err(e) => return Err(BackendError::Temporary(format!("store: {e}"))),
+            }
+        }
+        for account in accounts {
+            let req = StoreRequest::Deliver(Delivery {
+                account: account.into(),
+                mailbox: INBOX.into(),
+                flags: vec![],
+                prefix: prefix.clone(),
+                received: Some(env.received_at),
+            });
+            match client.call_fds(&req, &[fd.as_fd()]).await {
+                Ok((StoreReply::Delivered(d), _)) => {
+                    committed = true;
+                    tracing::info!(id = %env.id, account, uid = d.uid, "delivered");
+                }
+                Ok((StoreReply::Error(e), _)) if e.kind == StoreErrorKind::Invalid => {
+                    return Err(soften(BackendError::Permanent(e.message), committed));
                 }
                 Ok((other, _)) => return Err(unexpected(other)),
                 Err(e) => return Err(BackendError::Temporary(format!("store: {e}"))),

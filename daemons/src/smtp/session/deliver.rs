@@ -67,6 +67,7 @@ where
             authenticated: self.account.is_some(),
             smtputf8: tx.params.smtputf8,
             tls: self.tls.as_ref().map(|t| &t.info),
+            requiretls: tx.params.requiretls,
             id: &id,
             recipient: single,
             time,
