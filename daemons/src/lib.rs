@@ -1,6 +1,7 @@
 //! The worker roles of moxd, one module per role (DESIGN.md role table),
 //! plus the protocol pieces they share.
 
+pub mod imap;
 pub mod sasl;
 pub mod smtp;
 pub mod smtpd;

@@ -1,0 +1,123 @@
+//! SORT and UID SORT (RFC 5256 §3, RFC 5957 DISPLAYFROM/DISPLAYTO).
+//! Selected state. Ties keep sequence order (RFC 5256 §3).
+
+use std::cmp::Ordering;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::search::{Hit, check_charset};
+use crate::imap::backend::Backend;
+use crate::imap::parse::{SearchKey, SortCriterion, SortKey};
+use crate::imap::parsed::{Address, Envelope};
+use crate::imap::response::Data;
+use crate::imap::session::state::{State, wrong_state};
+use crate::imap::session::{CmdResult, Done, Session};
+use crate::imap::subject::base_subject;
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Value {
+    Int(i64),
+    Text(String),
+}
+
+/// RFC 5256 §3: the date of the Date header, else the internal date.
+pub(crate) fn sent_date(h: &Hit) -> i64 {
+    h.parsed
+        .as_ref()
+        .and_then(|p| p.envelope.date.as_deref())
+        .and_then(|d| {
+            let mut v = d.as_bytes().to_vec();
+            v.extend_from_slice(b"\r\n");
+            match mail_parser::parsers::MessageStream::new(&v).parse_date() {
+                mail_parser::HeaderValue::DateTime(t) => Some(t.to_timestamp()),
+                _ => None,
+            }
+        })
+        .unwrap_or(h.meta.internal_date)
+}
+
+fn first_mailbox(a: &[Address]) -> String {
+    a.iter()
+        .find(|x| x.host.is_some())
+        .and_then(|x| x.mailbox.clone())
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
+/// RFC 5957 §3: display name, else the address.
+fn display(a: &[Address]) -> String {
+    let Some(x) = a.iter().find(|x| x.host.is_some()) else {
+        return String::new();
+    };
+    match &x.name {
+        Some(n) => n.to_lowercase(),
+        None => format!(
+            "{}@{}",
+            x.mailbox.as_deref().unwrap_or(""),
+            x.host.as_deref().unwrap_or("")
+        )
+        .to_lowercase(),
+    }
+}
+
+fn value(h: &Hit, key: SortKey) -> Value {
+    let empty = Envelope::default();
+    let env = h.parsed.as_ref().map_or(&empty, |p| &p.envelope);
+    match key {
+        SortKey::Arrival => Value::Int(h.meta.internal_date),
+        SortKey::Size => Value::Int(i64::try_from(h.meta.size).unwrap_or(i64::MAX)),
+        SortKey::Date => Value::Int(sent_date(h)),
+        SortKey::Cc => Value::Text(first_mailbox(&env.cc)),
+        SortKey::From => Value::Text(first_mailbox(&env.from)),
+        SortKey::To => Value::Text(first_mailbox(&env.to)),
+        SortKey::Subject => Value::Text(base_subject(env.subject.as_deref().unwrap_or(""))),
+        SortKey::DisplayFrom => Value::Text(display(&env.from)),
+        SortKey::DisplayTo => Value::Text(display(&env.to)),
+    }
+}
+
+impl<S, B> Session<S, B>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    B: Backend,
+{
+    pub(crate) async fn cmd_sort(
+        &mut self,
+        state: &mut State,
+        uid: bool,
+        criteria: &[SortCriterion],
+        charset: &str,
+        key: &SearchKey,
+    ) -> CmdResult {
+        let name = if uid { "UID SORT" } else { "SORT" };
+        let Some((authed, sel)) = state.selected() else {
+            return Err(wrong_state(state, name));
+        };
+        check_charset(Some(charset))?;
+        let account = authed.account.clone();
+        let needs_structure = criteria
+            .iter()
+            .any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size));
+        let hits = self.matching(&account, sel, key, needs_structure).await?;
+        let mut keyed: Vec<(Vec<Value>, &Hit)> = hits
+            .iter()
+            .map(|h| (criteria.iter().map(|c| value(h, c.key)).collect(), h))
+            .collect();
+        keyed.sort_by(|(a, ha), (b, hb)| {
+            for (i, c) in criteria.iter().enumerate() {
+                let o = a[i].cmp(&b[i]);
+                let o = if c.reverse { o.reverse() } else { o };
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            ha.seq.cmp(&hb.seq)
+        });
+        let nums = keyed
+            .iter()
+            .map(|(_, h)| if uid { h.meta.uid } else { h.seq })
+            .collect();
+        self.send_data(Data::Sort { nums });
+        Ok(Done::ok(format!("{name} completed")))
+    }
+}
