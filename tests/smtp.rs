@@ -1363,7 +1363,20 @@ fn localserve_catch_all_and_plaintext_auth() {
     let msg = message(&tag, "submitted\r\n");
     accepted_id(&c.send_mail("mox@localhost", "someone@remote.test", &msg));
     c.expect("QUIT", 221);
-    assert_eq!(the_one(ls, "mox", &tag).file, msg);
+    // A remote recipient is queued; localserve's queue delivers it back to
+    // the local account (asynchronously), saying so in a header.
+    let delivered = wait_for(Duration::from_secs(30), || {
+        let found = messages_containing(ls, "mox", tag.as_bytes());
+        (!found.is_empty()).then_some(found)
+    })
+    .expect("queued message delivered locally");
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].file, msg);
+    assert!(
+        delivered[0].prefix_text().contains("X-Moxd-Localserve"),
+        "{}",
+        delivered[0].prefix_text()
+    );
 
     // Implicit TLS on 1465.
     let mut c = SmtpClient::greeted_tls(LOCAL_SUBMISSIONS);
@@ -1497,4 +1510,34 @@ fn localserve_recipient_limit() {
     c.expect("QUIT", 221);
     // All recipients are one account: stored once.
     assert_eq!(the_one(ls, "mox", &tag).file, msg);
+}
+
+/// The session limits come from moxd.toml's `[smtp]` and are announced.
+#[test]
+fn configured_limits_are_announced_and_enforced() {
+    let s =
+        Server::serve_smtp("[smtp]\nmax_message_size = 2000\nmax_recipients = 3\nmax_errors = 3\n");
+    let mut c = SmtpClient::greeted(s.smtp);
+    let kw = c.ehlo("client.example");
+    assert!(kw.contains(&"SIZE 2000".to_string()), "{kw:?}");
+    assert!(kw.contains(&"LIMITS RCPTMAX=3".to_string()), "{kw:?}");
+    for i in 1..=4 {
+        let req = ControlRequest::AddressAdd {
+            address: format!("a{i}@example.org"),
+            account: "alice".into(),
+        };
+        assert_eq!(s.call(req, &[]).0, ControlReply::Ok);
+    }
+    c.expect("MAIL FROM:<sender@remote.test>", 250);
+    for i in 1..=3 {
+        c.expect(&format!("RCPT TO:<a{i}@example.org>"), 250);
+    }
+    let r = c.expect("RCPT TO:<a4@example.org>", 452);
+    assert!(r.lines[0].starts_with("4.5.3 "), "{r:?}");
+    c.expect("DATA", 354);
+    let big = format!("Subject: big\r\n\r\n{}\r\n", "x".repeat(3000));
+    c.send(big.as_bytes());
+    c.send(b".\r\n");
+    assert_eq!(c.reply().code, 552);
+    assert!(stored_messages(&s, "alice").is_empty());
 }

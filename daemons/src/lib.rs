@@ -2,6 +2,7 @@
 //! plus the protocol pieces they share.
 
 pub mod imap;
+pub mod queue;
 pub mod sasl;
 pub mod smtp;
 pub mod smtpd;

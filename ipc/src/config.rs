@@ -1,6 +1,7 @@
 //! Configuration as the master sends it to a worker over the bootstrap fd.
 //! Workers never read config or key files themselves.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -98,4 +99,79 @@ pub struct WorkerBootstrap {
     pub log_filter: String,
     /// Test builds only: a path the worker tries to open after sandboxing.
     pub escape_probe: Option<PathBuf>,
+    /// DNS server to ask instead of the system's resolv.conf (queue).
+    pub resolver: Option<SocketAddr>,
+    /// Outbound delivery settings (queue only).
+    pub queue: Option<QueueSettings>,
+    /// Session limits (smtp-in and submission only).
+    pub smtp: Option<SmtpSettings>,
+}
+
+/// `[queue]` in moxd.toml: retry schedule, DSN timing, concurrency and
+/// timeouts of outbound delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    /// First retry interval after a temporary failure; it doubles with each
+    /// further attempt (up to 7 doublings).
+    pub retry_initial_secs: u64,
+    /// A recipient still failing temporarily this long after it was queued
+    /// fails for good (with a DSN).
+    pub max_age_secs: u64,
+    /// A delay DSN is sent once a recipient has waited this long.
+    pub delay_dsn_after_secs: u64,
+    /// Outbound SMTP connections at once, in total.
+    pub max_connections: u32,
+    /// Outbound SMTP connections at once to one host.
+    pub max_per_host: u32,
+    /// Upper bound on every SMTP client timeout (RFC 5321 §4.5.3.2 gives
+    /// minutes); None: the RFC's values.
+    pub timeout_limit_secs: Option<u64>,
+}
+
+/// `[smtp]` in moxd.toml: the limits of smtp-in and submission sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpSettings {
+    /// Largest message accepted (announced in SIZE, RFC 1870).
+    pub max_message_size: u64,
+    /// Recipients per transaction (announced as LIMITS RCPTMAX, RFC 9422).
+    pub max_recipients: usize,
+    /// Longest command line (RFC 5321 §4.5.3.1.4 requires at least 512).
+    pub max_command_line: usize,
+    /// Errors per connection before it is closed with 421.
+    pub max_errors: u32,
+    /// Waiting for a command (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+    pub command_timeout_secs: u64,
+    /// Waiting for one block of message data (RFC 5321 §4.5.3.2.5: 3 minutes).
+    pub data_block_timeout_secs: u64,
+    /// The whole message transfer.
+    pub data_timeout_secs: u64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            max_message_size: 100 * 1024 * 1024,
+            max_recipients: 1000,
+            max_command_line: 4096,
+            max_errors: 10,
+            command_timeout_secs: 5 * 60,
+            data_block_timeout_secs: 3 * 60,
+            data_timeout_secs: 30 * 60,
+        }
+    }
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            retry_initial_secs: 450,
+            max_age_secs: 5 * 24 * 3600,
+            delay_dsn_after_secs: 4 * 3600,
+            max_connections: 100,
+            max_per_host: 20,
+            timeout_limit_secs: None,
+        }
+    }
 }

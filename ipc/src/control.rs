@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Role;
 use crate::sandbox::SandboxReport;
-use crate::store::{AccountInfo, Delivered, MessageInfo, QueueInfo};
+use crate::store::{AccountInfo, Delivered, MessageInfo, QueueEntry, QueueInfo};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ControlRequest {
@@ -59,6 +59,25 @@ pub enum ControlRequest {
     /// Answered with `StoreConnection` and an fd connected to the store with
     /// administrator rights (for tools that speak the store protocol).
     StoreConnect,
+    /// Queued messages with per-recipient state, optionally only those
+    /// with a recipient in `domain`.
+    QueueEntries {
+        domain: Option<String>,
+    },
+    QueueHold {
+        id: i64,
+    },
+    QueueRelease {
+        id: i64,
+    },
+    /// Attempt delivery of a message's pending recipients now.
+    QueueKick {
+        id: i64,
+    },
+    /// Remove a message from the queue without a DSN.
+    QueueDrop {
+        id: i64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +96,7 @@ pub enum ControlReply {
         prefix: Vec<u8>,
         size: u64,
     },
+    QueueEntries(Vec<QueueEntry>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

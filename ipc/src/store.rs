@@ -94,6 +94,49 @@ pub enum StoreRequest {
         ip: std::net::IpAddr,
         success: bool,
     },
+    /// Queue worker: messages (not held) with a pending recipient due now,
+    /// oldest first, at most `limit`; answered with `QueueDue`.
+    QueueDue {
+        limit: u32,
+    },
+    /// Queue worker: an attempt starts for these recipients (by index).
+    /// Their attempt count goes up and they are not due again before
+    /// `next_attempt`, so a worker that dies mid-attempt retries then.
+    QueueClaim {
+        id: i64,
+        recipients: Vec<u32>,
+        next_attempt: i64,
+    },
+    /// Queue worker: answered with `QueueFile` and the message file attached.
+    QueueOpen {
+        id: i64,
+    },
+    /// Queue worker: the outcome of an attempt per recipient. A message
+    /// without pending recipients is removed (row and file).
+    QueueResult {
+        id: i64,
+        results: Vec<RecipientResult>,
+    },
+    /// Queued messages with per-recipient state; with `domain`, only those
+    /// with a recipient in that domain.
+    QueueEntries {
+        domain: Option<String>,
+    },
+    /// Keep a message from being attempted until released.
+    QueueHold {
+        id: i64,
+    },
+    QueueRelease {
+        id: i64,
+    },
+    /// Make every pending recipient of a message due now.
+    QueueKick {
+        id: i64,
+    },
+    /// Remove a message from the queue without a DSN.
+    QueueDrop {
+        id: i64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,6 +194,23 @@ pub enum StoreReply {
     Owns(bool),
     /// Whether a login attempt may proceed; false: rate limited.
     AuthAllowed(bool),
+    /// Due messages; `next_due`: when the earliest other pending
+    /// recipient (not held) falls due, if any.
+    QueueDue {
+        messages: Vec<QueueEntry>,
+        next_due: Option<i64>,
+    },
+    /// The queued message file is attached; `prefix` goes before it.
+    QueueFile {
+        prefix: Vec<u8>,
+        size: u64,
+    },
+    /// A result was recorded; `removed`: no recipient is pending any more
+    /// and the message left the queue.
+    QueueUpdated {
+        removed: bool,
+    },
+    QueueEntries(Vec<QueueEntry>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -272,4 +332,58 @@ pub enum ChangeEvent {
         account: String,
         name: String,
     },
+}
+
+/// A queued message with the state of each recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueEntry {
+    pub id: i64,
+    pub account: String,
+    /// Empty: the null reverse path.
+    pub mail_from: String,
+    pub size: u64,
+    pub queued: i64,
+    pub hold: bool,
+    /// DSN parameters and more as stored at submission (JSON).
+    pub options: String,
+    pub recipients: Vec<QueueRecipient>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueRecipient {
+    /// Position in the message's recipient list.
+    pub index: u32,
+    pub address: String,
+    pub state: RecipientState,
+    pub attempts: u32,
+    pub next_attempt: i64,
+    pub last_attempt: Option<i64>,
+    pub last_error: Option<String>,
+    /// A delay DSN was sent for this recipient.
+    pub delay_notified: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecipientState {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+/// What one delivery attempt did for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientResult {
+    pub index: u32,
+    pub outcome: RecipientOutcome,
+    /// What happened, for `moxctl queue list` (peer text already escaped).
+    pub error: Option<String>,
+    /// A delay DSN was sent for this recipient with this result.
+    pub delay_notified: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecipientOutcome {
+    Delivered,
+    Failed,
+    Retry { next_attempt: i64 },
 }

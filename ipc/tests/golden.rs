@@ -13,16 +13,16 @@ fn hex(b: &[u8]) -> String {
 
 #[test]
 fn version_is_pinned() {
-    assert_eq!(IPC_VERSION, 3);
+    assert_eq!(IPC_VERSION, 4);
 }
 
 #[test]
 fn hello_bytes() {
     let f = encode_frame(0, &Hello::new(Peer::Worker(ipc::Role::Store)), 0).unwrap();
-    // len=25 | nfds=0 | id=0 | magic "MOXD" | version 1 | Peer::Worker = 1 | Role::Store = 0 (u32 variant indices)
+    // len=25 | nfds=0 | id=0 | magic "MOXD" | version 4 | Peer::Worker = 1 | Role::Store = 0 (u32 variant indices)
     assert_eq!(
         hex(&f),
-        "000000190000000000000000004d4f5844000000030000000100000000"
+        "000000190000000000000000004d4f5844000000040000000100000000"
     );
 }
 
@@ -39,5 +39,15 @@ fn store_request_bytes() {
     assert_eq!(
         hex(&f),
         "000000180000000000000000070000000a0000000000000003614062"
+    );
+}
+
+#[test]
+fn queue_request_bytes() {
+    // Queue requests were appended: QueueKick is variant 30.
+    let f = encode_frame(7, &StoreRequest::QueueKick { id: 5 }, 0).unwrap();
+    assert_eq!(
+        hex(&f),
+        "000000150000000000000000070000001e0000000000000005"
     );
 }

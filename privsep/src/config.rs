@@ -2,10 +2,10 @@
 //! addresses), parsed with line-numbered errors. Only the master reads
 //! these files; workers get what they need over their bootstrap fd.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use ipc::config::{AccountDecl, DomainsDecl, SandboxMode};
+use ipc::config::{AccountDecl, DomainsDecl, QueueSettings, SandboxMode};
 use serde::{Deserialize, Serialize};
 
 /// The static configuration (moxd.toml).
@@ -39,6 +39,16 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     #[serde(default)]
     pub listeners: Listeners,
+    /// DNS server for outbound delivery lookups, as `ip:port`
+    /// (e.g. "127.0.0.2:53"); default: the servers in /etc/resolv.conf.
+    #[serde(default)]
+    pub resolver: Option<SocketAddr>,
+    /// Outbound delivery: retry schedule, DSN timing, limits, timeouts.
+    #[serde(default)]
+    pub queue: QueueSettings,
+    /// Limits of smtp-in and submission sessions.
+    #[serde(default)]
+    pub smtp: ipc::config::SmtpSettings,
     /// Test builds only: a path every worker tries to open after sandboxing.
     #[cfg(feature = "escape-probe")]
     #[serde(default)]
@@ -186,6 +196,54 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
         return Err(err(
             "user",
             "user must name an unprivileged user, not root".into(),
+        ));
+    }
+    let sm = &cfg.smtp;
+    // RFC 5321 §4.5.3.1.4: command lines of 512 octets must be accepted.
+    if sm.max_command_line < 512 {
+        return Err(err(
+            "max_command_line",
+            "max_command_line must be at least 512 (RFC 5321 §4.5.3.1.4)".into(),
+        ));
+    }
+    if sm.max_recipients == 0 || sm.max_message_size == 0 || sm.max_errors == 0 {
+        let key = if sm.max_recipients == 0 {
+            "max_recipients"
+        } else if sm.max_message_size == 0 {
+            "max_message_size"
+        } else {
+            "max_errors"
+        };
+        return Err(err(key, format!("{key} must be at least 1")));
+    }
+    if sm.command_timeout_secs == 0 || sm.data_block_timeout_secs == 0 || sm.data_timeout_secs == 0
+    {
+        return Err(err(
+            "timeout_secs",
+            "smtp timeouts must be at least 1 second".into(),
+        ));
+    }
+    let q = &cfg.queue;
+    if q.retry_initial_secs == 0 {
+        return Err(err(
+            "retry_initial_secs",
+            "retry_initial_secs must be at least 1".into(),
+        ));
+    }
+    if q.max_connections == 0 || q.max_per_host == 0 {
+        return Err(err(
+            if q.max_connections == 0 {
+                "max_connections"
+            } else {
+                "max_per_host"
+            },
+            "queue connection limits must be at least 1".into(),
+        ));
+    }
+    if q.timeout_limit_secs == Some(0) {
+        return Err(err(
+            "timeout_limit_secs",
+            "timeout_limit_secs must be at least 1".into(),
         ));
     }
     let l = &cfg.listeners;
@@ -350,6 +408,32 @@ mod tests {
     }
 
     #[test]
+    fn resolver_and_queue_settings() {
+        let c = parse_config(
+            Path::new("m"),
+            "hostname = \"a.b\"\nresolver = \"127.0.0.2:53\"\n[queue]\nretry_initial_secs = 2\ntimeout_limit_secs = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.resolver, Some("127.0.0.2:53".parse().unwrap()));
+        assert_eq!(c.queue.retry_initial_secs, 2);
+        assert_eq!(c.queue.timeout_limit_secs, Some(5));
+        assert_eq!(c.queue.max_age_secs, 5 * 24 * 3600, "default kept");
+        let d = parse_config(Path::new("m"), "hostname = \"a.b\"\n").unwrap();
+        assert_eq!(d.resolver, None);
+        assert_eq!(d.queue, QueueSettings::default());
+        assert_eq!(d.queue.retry_initial_secs, 450);
+        let e = parse_config(
+            Path::new("m"),
+            "hostname = \"a.b\"\n[queue]\nretry_initial_secs = 0\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        let e =
+            parse_config(Path::new("m"), "hostname = \"a.b\"\nresolver = \"nope\"\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
     fn domains_checks_address_domain() {
         let t = "domains = [\"example.org\"]\n[[accounts]]\nname = \"a\"\naddresses = [\"a@example.com\"]\n";
         let e = parse_domains(Path::new("d"), t).unwrap_err();
@@ -359,6 +443,26 @@ mod tests {
             parse_domains(Path::new("d"), t).unwrap().accounts[0].name,
             "a"
         );
+    }
+
+    #[test]
+    fn smtp_limits() {
+        let c = parse_config(
+            Path::new("m"),
+            "hostname = \"a.b\"\n[smtp]\nmax_recipients = 5\n",
+        )
+        .unwrap();
+        assert_eq!(c.smtp.max_recipients, 5);
+        assert_eq!(c.smtp.max_message_size, 100 * 1024 * 1024, "default kept");
+        let e = parse_config(
+            Path::new("m"),
+            "hostname = \"a.b\"\n[smtp]\nmax_command_line = 100\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        let e =
+            parse_config(Path::new("m"), "hostname = \"a.b\"\n[smtp]\nbogus = 1\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
     }
 
     #[test]

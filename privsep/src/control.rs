@@ -346,6 +346,17 @@ async fn handle(
             Ok(fd) => return (ControlReply::StoreConnection, Some(fd)),
             Err(e) => ControlReply::Error(format!("store unavailable: {e:#}")),
         },
+        ControlRequest::QueueEntries { domain } => {
+            match store_call(m, StoreRequest::QueueEntries { domain }).await {
+                Ok(StoreReply::QueueEntries(q)) => ControlReply::QueueEntries(q),
+                Ok(other) => store_error(other),
+                Err(e) => e,
+            }
+        }
+        ControlRequest::QueueHold { id } => simple(m, StoreRequest::QueueHold { id }).await,
+        ControlRequest::QueueRelease { id } => simple(m, StoreRequest::QueueRelease { id }).await,
+        ControlRequest::QueueKick { id } => simple(m, StoreRequest::QueueKick { id }).await,
+        ControlRequest::QueueDrop { id } => simple(m, StoreRequest::QueueDrop { id }).await,
     };
     (reply, None)
 }

@@ -65,6 +65,10 @@ pub struct Settings {
     pub escape_probe: Option<PathBuf>,
     pub listeners: Vec<BoundListener>,
     pub roles: Vec<Role>,
+    /// DNS server for the queue (None: the system's).
+    pub resolver: Option<std::net::SocketAddr>,
+    pub queue: ipc::config::QueueSettings,
+    pub smtp: ipc::config::SmtpSettings,
 }
 
 #[derive(Default)]
@@ -237,6 +241,9 @@ impl Master {
             tls: if store { None } else { s.tls.clone() },
             log_filter: s.log_filter.clone(),
             escape_probe: s.escape_probe.clone(),
+            resolver: (role == Role::Queue).then_some(s.resolver).flatten(),
+            queue: (role == Role::Queue).then(|| s.queue.clone()),
+            smtp: matches!(role, Role::SmtpIn | Role::Submission).then(|| s.smtp.clone()),
         }
     }
 

@@ -18,14 +18,18 @@ use crate::master::{Master, Settings};
 use crate::{control, listeners, logging, tls};
 
 /// Worker roles whose protocol is built; only their ports are opened.
-pub const BUILT_ROLES: &[Role] = &[Role::Store, Role::SmtpIn, Role::Submission];
+pub const BUILT_ROLES: &[Role] = &[Role::Store, Role::SmtpIn, Role::Submission, Role::Queue];
 
-/// The roles to run: the store, and each network role that got a socket.
+/// Roles that run without a listening socket: the store, and the queue
+/// (outbound delivery; it must run so queued mail leaves).
+const ALWAYS_RUN: &[Role] = &[Role::Store, Role::Queue];
+
+/// The roles to run: those always run, and each network role that got a socket.
 fn roles_to_run(bound: &[crate::master::BoundListener]) -> Vec<Role> {
     BUILT_ROLES
         .iter()
         .copied()
-        .filter(|r| *r == Role::Store || bound.iter().any(|b| b.role == *r))
+        .filter(|r| ALWAYS_RUN.contains(r) || bound.iter().any(|b| b.role == *r))
         .collect()
 }
 
@@ -141,6 +145,9 @@ fn serve_inner(path: &Path) -> Result<()> {
         escape_probe,
         roles: roles_to_run(&bound),
         listeners: bound,
+        resolver: cfg.resolver,
+        queue: cfg.queue.clone(),
+        smtp: cfg.smtp.clone(),
     };
     run_master(settings, control, &cfg.control_socket, admin_gid, None)
 }
@@ -232,6 +239,9 @@ fn localserve_inner(dir: PathBuf) -> Result<()> {
         escape_probe: None,
         roles: roles_to_run(&bound),
         listeners: bound,
+        resolver: None,
+        queue: ipc::config::QueueSettings::default(),
+        smtp: ipc::config::SmtpSettings::default(),
     };
     let banner = Banner {
         dir,
@@ -350,5 +360,16 @@ fn print_banner(b: &Banner, ready_ms: u128) {
         println!("  ports:     none yet (no network worker is built into this version)");
     } else {
         println!("  ports:     {}", b.ports.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_and_queue_run_without_listeners() {
+        assert_eq!(roles_to_run(&[]), [Role::Store, Role::Queue]);
+        assert!(BUILT_ROLES.contains(&Role::Queue));
     }
 }

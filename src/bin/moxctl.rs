@@ -106,7 +106,77 @@ enum AddressCmd {
 
 #[derive(Subcommand)]
 enum QueueCmd {
-    List,
+    /// Queued messages and the state of each recipient.
+    List {
+        /// Only messages with a recipient in this domain.
+        #[arg(long)]
+        domain: Option<String>,
+    },
+    /// Attempt delivery of a message's pending recipients now.
+    Kick { id: i64 },
+    /// Remove a message from the queue, without a DSN.
+    Drop { id: i64 },
+    /// Keep a message from being attempted until released.
+    Hold { id: i64 },
+    /// Let a held message be attempted again.
+    Release { id: i64 },
+}
+
+/// A unix time as UTC `YYYY-MM-DD HH:MM:SS`.
+fn utc(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+fn print_queue(entries: &[ipc::store::QueueEntry]) {
+    for e in entries {
+        let from = if e.mail_from.is_empty() {
+            "<>"
+        } else {
+            e.mail_from.as_str()
+        };
+        println!(
+            "{}\t{}\t{}\t{} bytes\tqueued {}{}",
+            e.id,
+            e.account,
+            from,
+            e.size,
+            utc(e.queued),
+            if e.hold { "\theld" } else { "" }
+        );
+        for r in &e.recipients {
+            let state = match r.state {
+                ipc::store::RecipientState::Pending => format!("next {}", utc(r.next_attempt)),
+                ipc::store::RecipientState::Delivered => "delivered".into(),
+                ipc::store::RecipientState::Failed => "failed".into(),
+            };
+            println!(
+                "\t{}\t{}\tattempts {}{}",
+                r.address,
+                state,
+                r.attempts,
+                r.last_error
+                    .as_deref()
+                    .map(|e| format!("\tlast: {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
 }
 
 fn connect(path: &PathBuf) -> Result<BlockingConn> {
@@ -355,21 +425,18 @@ fn run(cli: Cli) -> Result<()> {
                 (other, _) => bail!("unexpected reply {other:?}"),
             }
         }
-        Cmd::Queue(QueueCmd::List) => {
-            if let ControlReply::Queue(q) = call(&mut c, &ControlRequest::QueueList, &[])? {
-                for e in q {
-                    println!(
-                        "{}\t{}\t{} -> {}\t{} bytes\tattempts {}{}",
-                        e.id,
-                        e.account,
-                        e.mail_from,
-                        e.recipients.join(","),
-                        e.size,
-                        e.attempts,
-                        if e.hold { "\theld" } else { "" }
-                    );
-                }
+        Cmd::Queue(QueueCmd::List { domain }) => {
+            if let ControlReply::QueueEntries(q) =
+                call(&mut c, &ControlRequest::QueueEntries { domain }, &[])?
+            {
+                print_queue(&q);
             }
+        }
+        Cmd::Queue(QueueCmd::Kick { id }) => simple(&mut c, ControlRequest::QueueKick { id })?,
+        Cmd::Queue(QueueCmd::Drop { id }) => simple(&mut c, ControlRequest::QueueDrop { id })?,
+        Cmd::Queue(QueueCmd::Hold { id }) => simple(&mut c, ControlRequest::QueueHold { id })?,
+        Cmd::Queue(QueueCmd::Release { id }) => {
+            simple(&mut c, ControlRequest::QueueRelease { id })?
         }
     }
     Ok(())
@@ -382,5 +449,15 @@ fn main() -> ExitCode {
             eprintln!("moxctl: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_dates() {
+        assert_eq!(super::utc(0), "1970-01-01 00:00:00");
+        assert_eq!(super::utc(951_782_400), "2000-02-29 00:00:00");
+        assert_eq!(super::utc(1_767_225_599), "2025-12-31 23:59:59");
     }
 }

@@ -121,6 +121,7 @@ fn worker_main(role: Role) -> i32 {
             started.sandbox,
             started.listeners,
         ),
+        Role::Queue => daemons::queue::run(started.bootstrap, started.channel, started.sandbox),
         other => Err(anyhow::anyhow!("role {other} is not built yet")),
     };
     match result {

@@ -75,6 +75,31 @@ const SYSTEM_STEPS: &[&str] = &[
     ) STRICT;
     CREATE INDEX queue_next_attempt ON queue(next_attempt);
     ",
+    // 2: per-recipient delivery state of queued messages. state: 0 pending,
+    // 1 delivered, 2 failed. domain: the recipient's domain, lower-cased,
+    // for `moxctl queue list --domain`. Existing rows get one pending
+    // recipient row per address in their JSON list.
+    r"
+    CREATE TABLE queue_recipients (
+        queue_id INTEGER NOT NULL REFERENCES queue(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        state INTEGER NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        last_attempt INTEGER,
+        last_error TEXT,
+        delay_notified INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (queue_id, idx)
+    ) STRICT;
+    CREATE INDEX queue_recipients_due ON queue_recipients(state, next_attempt);
+    CREATE INDEX queue_recipients_domain ON queue_recipients(domain);
+    INSERT INTO queue_recipients (queue_id, idx, address, domain, next_attempt)
+        SELECT q.id, j.key, j.value,
+               lower(substr(j.value, instr(j.value, '@') + 1)), q.next_attempt
+        FROM queue q, json_each(q.recipients) j;
+    ",
 ];
 
 const ACCOUNT_STEPS: &[&str] = &[
@@ -226,6 +251,37 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM subscriptions", [], |r| r.get(0))
             .unwrap();
         assert_eq!(subs, 6);
+    }
+
+    #[test]
+    fn queue_rows_get_recipient_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(SYSTEM_STEPS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO queue (account, mail_from, recipients, prefix, size, queued, next_attempt, options)
+             VALUES ('a', 'a@x.example', '[\"b@Y.example\",\"c@z.example\"]', x'', 1, 10, 20, '{}')",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn, DbKind::System).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT idx, address, domain, state, next_attempt FROM queue_recipients ORDER BY idx")
+            .unwrap();
+        let rows: Vec<(u32, String, String, i64, i64)> = stmt
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (0, "b@Y.example".into(), "y.example".into(), 0, 20),
+                (1, "c@z.example".into(), "z.example".into(), 0, 20)
+            ]
+        );
     }
 
     #[test]

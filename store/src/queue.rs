@@ -1,13 +1,25 @@
 //! Outbound queue rows in system.db and their files in `queue/msg/D/ID`.
 //! Adding follows the delivery discipline without batching: file fsynced
-//! in tmp/, row inserted, file renamed, directories fsynced, commit. The
-//! delivery attempts themselves belong to the queue worker.
+//! in tmp/, row inserted, file renamed, directories fsynced, commit.
+//!
+//! Each recipient has its own row in `queue_recipients` with its state
+//! (pending, delivered, failed), attempt count, next attempt and last
+//! error, so the queue worker keeps nothing in memory: it asks for due
+//! messages, claims an attempt (which moves the next attempt forward, so
+//! a worker killed mid-delivery retries after the backoff instead of in a
+//! tight loop), opens the file, and records the outcome per recipient. A
+//! message with no pending recipient left is removed: the row is deleted
+//! in a commit, then the file (a crash in between leaves a file without a
+//! row, which the next open removes).
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
 
-use ipc::store::{QueueAdd, QueueInfo};
-use rusqlite::TransactionBehavior;
+use ipc::store::{
+    QueueAdd, QueueEntry, QueueInfo, QueueRecipient, RecipientOutcome, RecipientResult,
+    RecipientState,
+};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::db::lock;
 use crate::error::{Result, StoreError};
@@ -19,18 +31,142 @@ use crate::store::{MAX_MESSAGE_SIZE, MAX_PREFIX_SIZE, Store, unix_now};
 pub const MAX_QUEUE_RECIPIENTS: usize = 1000;
 /// Largest `options` JSON of a queued message.
 pub const MAX_QUEUE_OPTIONS: usize = 64 * 1024;
+/// Longest last-error text kept per recipient (longer ones are cut).
+pub const MAX_QUEUE_ERROR: usize = 1024;
+/// Most messages one `QueueDue` answer lists.
+pub const MAX_QUEUE_DUE: u32 = 1000;
+
+/// `queue_recipients.state` values.
+const STATE_PENDING: i64 = 0;
+const STATE_DELIVERED: i64 = 1;
+const STATE_FAILED: i64 = 2;
+
+fn state_of(v: i64) -> RecipientState {
+    match v {
+        STATE_DELIVERED => RecipientState::Delivered,
+        STATE_FAILED => RecipientState::Failed,
+        _ => RecipientState::Pending,
+    }
+}
+
+/// A queued message file opened for delivery: `prefix`, then `file`.
+#[derive(Debug)]
+pub struct QueueFile {
+    pub prefix: Vec<u8>,
+    pub file: File,
+    pub size: u64,
+}
+
+/// The reverse path as submitted: `addr`, `<addr>`, or `<>`/empty for the
+/// null reverse path (RFC 5321 §4.5.5).
+fn reverse_path(s: &str) -> Result<String> {
+    let inner = s
+        .strip_prefix('<')
+        .and_then(|r| r.strip_suffix('>'))
+        .unwrap_or(s);
+    if inner.is_empty() {
+        Ok(String::new())
+    } else {
+        Ok(Address::parse(inner)?.display())
+    }
+}
+
+/// Error text as kept: no control characters, at most [`MAX_QUEUE_ERROR`] bytes.
+fn clean_error(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_QUEUE_ERROR));
+    for c in s.chars() {
+        let c = if c.is_control() { ' ' } else { c };
+        if out.len() + c.len_utf8() > MAX_QUEUE_ERROR {
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn load_entry(conn: &Connection, id: i64) -> Result<Option<QueueEntry>> {
+    let head = conn
+        .prepare_cached(
+            "SELECT account, mail_from, size, queued, hold, options FROM queue WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, u64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, bool>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((account, mail_from, size, queued, hold, options)) = head else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT idx, address, state, attempts, next_attempt, last_attempt, last_error, delay_notified
+         FROM queue_recipients WHERE queue_id = ?1 ORDER BY idx",
+    )?;
+    let recipients = stmt
+        .query_map([id], |r| {
+            Ok(QueueRecipient {
+                index: r.get(0)?,
+                address: r.get(1)?,
+                state: state_of(r.get(2)?),
+                attempts: r.get(3)?,
+                next_attempt: r.get(4)?,
+                last_attempt: r.get(5)?,
+                last_error: r.get(6)?,
+                delay_notified: r.get(7)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(Some(QueueEntry {
+        id,
+        account,
+        mail_from,
+        size,
+        queued,
+        hold,
+        options,
+        recipients,
+    }))
+}
+
+/// Keeps the message row's summary columns (used by `QueueList`) in step
+/// with its recipients: earliest pending next attempt, most attempts.
+fn update_summary(conn: &Connection, id: i64) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE queue SET
+            next_attempt = COALESCE(
+                (SELECT MIN(next_attempt) FROM queue_recipients WHERE queue_id = ?1 AND state = 0),
+                next_attempt),
+            attempts = COALESCE(
+                (SELECT MAX(attempts) FROM queue_recipients WHERE queue_id = ?1), attempts)
+         WHERE id = ?1",
+    )?
+    .execute([id])?;
+    Ok(())
+}
+
+fn require_row(conn: &Connection, id: i64) -> Result<()> {
+    let found: Option<i64> = conn
+        .prepare_cached("SELECT id FROM queue WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(StoreError::not_found(format!("no queued message {id}"))),
+    }
+}
 
 impl Store {
     /// Queues a message for outbound delivery; returns its queue id once
-    /// file and row are durable. An empty `mail_from` is the null reverse
-    /// path (RFC 5321 §4.5.5).
+    /// file and row are durable. An empty `mail_from` (or `<>`) is the null
+    /// reverse path (RFC 5321 §4.5.5).
     pub fn queue_add(&self, q: QueueAdd, msg: OwnedFd) -> Result<i64> {
         names::account_name(&q.account)?;
-        let mail_from = if q.mail_from.is_empty() {
-            String::new()
-        } else {
-            Address::parse(&q.mail_from)?.display()
-        };
+        let mail_from = reverse_path(&q.mail_from)?;
         if q.recipients.is_empty() || q.recipients.len() > MAX_QUEUE_RECIPIENTS {
             return Err(StoreError::invalid(format!(
                 "need 1 to {MAX_QUEUE_RECIPIENTS} recipients"
@@ -39,7 +175,7 @@ impl Store {
         let recipients = q
             .recipients
             .iter()
-            .map(|r| Address::parse(r).map(|a| a.display()))
+            .map(|r| Address::parse(r))
             .collect::<Result<Vec<_>>>()?;
         let options = if q.options.is_empty() {
             "{}"
@@ -61,7 +197,8 @@ impl Store {
         if !self.account_exists(&q.account)? {
             return Err(StoreError::not_found(format!("no account {}", q.account)));
         }
-        let recipients_json = serde_json::to_string(&recipients)
+        let shown: Vec<String> = recipients.iter().map(Address::display).collect();
+        let recipients_json = serde_json::to_string(&shown)
             .map_err(|e| StoreError::temporary(format!("encoding recipients: {e}")))?;
         let prefix_len = q.prefix.len() as u64;
         let src = File::from(msg);
@@ -82,6 +219,15 @@ impl Store {
             rusqlite::params![q.account, mail_from, recipients_json, q.prefix, prefix_len + file_len, now, options],
         )?;
         let id = tx.last_insert_rowid();
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT INTO queue_recipients (queue_id, idx, address, domain, next_attempt)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (i, r) in recipients.iter().enumerate() {
+                ins.execute(rusqlite::params![id, i as u32, r.display(), r.domain, now])?;
+            }
+        }
         let base = self.layout.queue_msg();
         let dest = files::msg_path(&base, id);
         let mut placed = false;
@@ -143,5 +289,250 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Messages (not held) with a pending recipient due at `now`, oldest
+    /// first, at most `limit` (capped at [`MAX_QUEUE_DUE`]); and when the
+    /// earliest pending recipient not yet due falls due.
+    pub fn queue_due(&self, now: i64, limit: u32) -> Result<(Vec<QueueEntry>, Option<i64>)> {
+        let limit = limit.clamp(1, MAX_QUEUE_DUE);
+        let conn = lock(&self.system.reader);
+        let ids = conn
+            .prepare_cached(
+                "SELECT DISTINCT q.id FROM queue_recipients r JOIN queue q ON q.id = r.queue_id
+                 WHERE r.state = 0 AND r.next_attempt <= ?1 AND q.hold = 0
+                 ORDER BY q.id LIMIT ?2",
+            )?
+            .query_map(rusqlite::params![now, limit], |r| r.get::<_, i64>(0))?
+            .collect::<rusqlite::Result<Vec<i64>>>()?;
+        let next_due: Option<i64> = conn
+            .prepare_cached(
+                "SELECT MIN(r.next_attempt) FROM queue_recipients r JOIN queue q ON q.id = r.queue_id
+                 WHERE r.state = 0 AND r.next_attempt > ?1 AND q.hold = 0",
+            )?
+            .query_row([now], |r| r.get(0))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(load_entry(&conn, id)?);
+        }
+        Ok((out, next_due))
+    }
+
+    /// Starts an attempt for pending recipients of a message: their
+    /// attempt count goes up, `last_attempt` is now and they are not due
+    /// again before `next_attempt`.
+    pub fn queue_claim(&self, id: i64, recipients: &[u32], next_attempt: i64) -> Result<()> {
+        let now = unix_now();
+        let mut conn = lock(&self.system.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        require_row(&tx, id)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE queue_recipients SET attempts = attempts + 1, last_attempt = ?3, next_attempt = ?4
+                 WHERE queue_id = ?1 AND idx = ?2 AND state = 0",
+            )?;
+            for &idx in recipients {
+                if stmt.execute(rusqlite::params![id, idx, now, next_attempt])? != 1 {
+                    return Err(StoreError::invalid(format!(
+                        "queued message {id} has no pending recipient {idx}"
+                    )));
+                }
+            }
+        }
+        tx.execute(
+            "UPDATE queue SET last_attempt = ?2 WHERE id = ?1",
+            [id, now],
+        )?;
+        update_summary(&tx, id)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Opens a queued message file with its prefix.
+    pub fn queue_open(&self, id: i64) -> Result<QueueFile> {
+        let (prefix, size): (Vec<u8>, u64) = {
+            let conn = lock(&self.system.reader);
+            conn.prepare_cached("SELECT prefix, size FROM queue WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| StoreError::not_found(format!("no queued message {id}")))?
+        };
+        let path = files::msg_path(&self.layout.queue_msg(), id);
+        let file = File::open(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                StoreError::not_found(format!("queued message {id} is gone"))
+            }
+            _ => StoreError::io(format!("open {}", path.display()), e),
+        })?;
+        Ok(QueueFile { prefix, file, size })
+    }
+
+    /// Records the outcome of an attempt per recipient; removes the
+    /// message (row, then file) when no recipient is pending any more.
+    /// Returns whether it was removed.
+    pub fn queue_result(&self, id: i64, results: &[RecipientResult]) -> Result<bool> {
+        let now = unix_now();
+        let removed = {
+            let mut conn = lock(&self.system.writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            require_row(&tx, id)?;
+            let mut last_error = None;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE queue_recipients SET state = ?3, next_attempt = ?4,
+                        last_error = COALESCE(?5, last_error),
+                        delay_notified = delay_notified OR ?6
+                     WHERE queue_id = ?1 AND idx = ?2 AND state = 0",
+                )?;
+                for r in results {
+                    let (state, next) = match r.outcome {
+                        RecipientOutcome::Delivered => (STATE_DELIVERED, now),
+                        RecipientOutcome::Failed => (STATE_FAILED, now),
+                        RecipientOutcome::Retry { next_attempt } => (STATE_PENDING, next_attempt),
+                    };
+                    let error = r.error.as_deref().map(clean_error);
+                    if error.is_some() {
+                        last_error.clone_from(&error);
+                    }
+                    let n = stmt.execute(rusqlite::params![
+                        id,
+                        r.index,
+                        state,
+                        next,
+                        error,
+                        r.delay_notified
+                    ])?;
+                    if n != 1 {
+                        return Err(StoreError::invalid(format!(
+                            "queued message {id} has no pending recipient {}",
+                            r.index
+                        )));
+                    }
+                }
+            }
+            let pending: i64 = tx
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ?1 AND state = 0",
+                )?
+                .query_row([id], |r| r.get(0))?;
+            if pending == 0 {
+                tx.execute("DELETE FROM queue_recipients WHERE queue_id = ?1", [id])?;
+                tx.execute("DELETE FROM queue WHERE id = ?1", [id])?;
+            } else {
+                if last_error.is_some() {
+                    tx.execute(
+                        "UPDATE queue SET last_error = ?2 WHERE id = ?1",
+                        rusqlite::params![id, last_error],
+                    )?;
+                }
+                update_summary(&tx, id)?;
+            }
+            tx.commit()?;
+            pending == 0
+        };
+        if removed {
+            self.remove_queue_file(id);
+        }
+        Ok(removed)
+    }
+
+    fn remove_queue_file(&self, id: i64) {
+        let path = files::msg_path(&self.layout.queue_msg(), id);
+        if let Err(e) = files::remove_file_if_exists(&path) {
+            // The next open removes files without rows.
+            tracing::warn!(id, error = %e, "removing queued message file");
+        }
+    }
+
+    /// Queued messages with their recipients, oldest first; with `domain`,
+    /// only those with a recipient in it.
+    pub fn queue_entries(&self, domain: Option<&str>) -> Result<Vec<QueueEntry>> {
+        let conn = lock(&self.system.reader);
+        let ids: Vec<i64> = match domain {
+            Some(d) => {
+                let d = names::domain(d)?;
+                conn.prepare_cached(
+                    "SELECT DISTINCT queue_id FROM queue_recipients WHERE domain = ?1 ORDER BY queue_id",
+                )?
+                .query_map([d], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+            }
+            None => conn
+                .prepare_cached("SELECT id FROM queue ORDER BY id")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?,
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(load_entry(&conn, id)?);
+        }
+        Ok(out)
+    }
+
+    /// Holds (true) or releases (false) a queued message.
+    pub fn queue_hold(&self, id: i64, hold: bool) -> Result<()> {
+        let conn = lock(&self.system.writer);
+        let n = conn.execute(
+            "UPDATE queue SET hold = ?2 WHERE id = ?1",
+            rusqlite::params![id, hold],
+        )?;
+        if n == 0 {
+            return Err(StoreError::not_found(format!("no queued message {id}")));
+        }
+        Ok(())
+    }
+
+    /// Makes every pending recipient of a message due now.
+    pub fn queue_kick(&self, id: i64) -> Result<()> {
+        let now = unix_now();
+        let mut conn = lock(&self.system.writer);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        require_row(&tx, id)?;
+        tx.execute(
+            "UPDATE queue_recipients SET next_attempt = ?2 WHERE queue_id = ?1 AND state = 0",
+            [id, now],
+        )?;
+        tx.execute(
+            "UPDATE queue SET next_attempt = ?2 WHERE id = ?1",
+            [id, now],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Removes a message from the queue (row, then file); no DSN.
+    pub fn queue_drop(&self, id: i64) -> Result<()> {
+        {
+            let mut conn = lock(&self.system.writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            require_row(&tx, id)?;
+            tx.execute("DELETE FROM queue_recipients WHERE queue_id = ?1", [id])?;
+            tx.execute("DELETE FROM queue WHERE id = ?1", [id])?;
+            tx.commit()?;
+        }
+        self.remove_queue_file(id);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reverse_path_forms() {
+        assert_eq!(reverse_path("").unwrap(), "");
+        assert_eq!(reverse_path("<>").unwrap(), "");
+        assert_eq!(reverse_path("<a@B.example>").unwrap(), "a@b.example");
+        assert_eq!(reverse_path("a@b.example").unwrap(), "a@b.example");
+        assert!(reverse_path("<a b@x>").is_err());
+    }
+
+    #[test]
+    fn errors_are_cleaned_and_cut() {
+        assert_eq!(clean_error("550 a\r\nSubject: x\0"), "550 a  Subject: x ");
+        let long = "é".repeat(MAX_QUEUE_ERROR);
+        let c = clean_error(&long);
+        assert!(c.len() <= MAX_QUEUE_ERROR && c.len() >= MAX_QUEUE_ERROR - 1);
     }
 }

@@ -18,7 +18,7 @@ fn reopen_keeps_data_and_does_not_migrate_again() {
     let system = dir.path().join("system.db");
     let index = dir.path().join("accounts/mox/index.db");
     let (v_sys, v_acc) = (common::user_version(&system), common::user_version(&index));
-    assert_eq!((v_sys, v_acc), (1, 1));
+    assert_eq!((v_sys, v_acc), (2, 1));
     for _ in 0..2 {
         let s = common::open(dir.path());
         assert_eq!(s.domain_list().unwrap(), ["example.org"]);

@@ -2,7 +2,7 @@
 
 mod common;
 
-use ipc::store::{QueueAdd, StoreErrorKind};
+use ipc::store::{QueueAdd, RecipientOutcome, RecipientResult, RecipientState, StoreErrorKind};
 
 fn add(account: &str, from: &str, rcpts: &[&str], options: &str) -> QueueAdd {
     QueueAdd {
@@ -113,4 +113,162 @@ fn orphan_queue_files_are_removed_on_open() {
         [id.to_string()]
     );
     assert_eq!(s.queue_list().unwrap().len(), 1);
+}
+
+fn result(index: u32, outcome: RecipientOutcome, error: Option<&str>) -> RecipientResult {
+    RecipientResult {
+        index,
+        outcome,
+        error: error.map(str::to_string),
+        delay_notified: false,
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn due_claim_result_and_removal() {
+    let (dir, s) = common::with_account();
+    let id = s
+        .queue_add(
+            add(
+                "mox",
+                "<mox@example.org>",
+                &["a@one.example", "b@two.example", "c@one.example"],
+                "{}",
+            ),
+            common::memfd(b"Subject: q\r\n\r\nbody\r\n"),
+        )
+        .unwrap();
+    let t = now();
+    let (due, next) = s.queue_due(t + 1, 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(next, None);
+    let e = &due[0];
+    assert_eq!((e.id, e.mail_from.as_str()), (id, "mox@example.org"));
+    assert_eq!(
+        e.recipients
+            .iter()
+            .map(|r| (r.index, r.address.as_str(), r.state, r.attempts))
+            .collect::<Vec<_>>(),
+        [
+            (0, "a@one.example", RecipientState::Pending, 0),
+            (1, "b@two.example", RecipientState::Pending, 0),
+            (2, "c@one.example", RecipientState::Pending, 0)
+        ]
+    );
+
+    // Claiming moves the recipients out of the due set.
+    s.queue_claim(id, &[0, 1, 2], t + 100).unwrap();
+    let (due, next) = s.queue_due(t + 1, 10).unwrap();
+    assert!(due.is_empty());
+    assert_eq!(next, Some(t + 100));
+    assert_eq!(s.queue_list().unwrap()[0].attempts, 1);
+
+    // Open: prefix and file.
+    let f = s.queue_open(id).unwrap();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut &f.file, &mut body).unwrap();
+    assert_eq!(body, b"Subject: q\r\n\r\nbody\r\n");
+    assert_eq!(f.prefix, b"DKIM-Signature: v=1\r\n");
+
+    // One delivered, one failed, one to retry: the message stays.
+    let removed = s
+        .queue_result(
+            id,
+            &[
+                result(0, RecipientOutcome::Delivered, None),
+                result(1, RecipientOutcome::Failed, Some("550 no\r\nX: y")),
+                result(
+                    2,
+                    RecipientOutcome::Retry {
+                        next_attempt: t + 50,
+                    },
+                    Some("451 later"),
+                ),
+            ],
+        )
+        .unwrap();
+    assert!(!removed);
+    let e = &s.queue_entries(None).unwrap()[0];
+    assert_eq!(e.recipients[0].state, RecipientState::Delivered);
+    assert_eq!(e.recipients[1].state, RecipientState::Failed);
+    assert_eq!(e.recipients[1].last_error.as_deref(), Some("550 no  X: y"));
+    assert_eq!(
+        (e.recipients[2].state, e.recipients[2].next_attempt),
+        (RecipientState::Pending, t + 50)
+    );
+    assert_eq!(s.queue_list().unwrap()[0].next_attempt, t + 50);
+    // A recipient that is no longer pending cannot get another result.
+    assert_eq!(
+        s.queue_result(id, &[result(0, RecipientOutcome::Failed, None)])
+            .unwrap_err()
+            .kind,
+        StoreErrorKind::Invalid
+    );
+
+    // Filter by domain.
+    assert_eq!(s.queue_entries(Some("ONE.example")).unwrap().len(), 1);
+    assert!(s.queue_entries(Some("three.example")).unwrap().is_empty());
+
+    // Hold hides it from due, kick makes it due now, release shows it.
+    s.queue_hold(id, true).unwrap();
+    s.queue_kick(id).unwrap();
+    assert!(s.queue_due(now() + 1, 10).unwrap().0.is_empty());
+    s.queue_hold(id, false).unwrap();
+    let (due, _) = s.queue_due(now() + 1, 10).unwrap();
+    assert_eq!(due[0].id, id);
+
+    // The last pending recipient delivered: row and file are gone.
+    s.queue_claim(id, &[2], now() + 100).unwrap();
+    assert!(
+        s.queue_result(id, &[result(2, RecipientOutcome::Delivered, None)])
+            .unwrap()
+    );
+    assert!(s.queue_list().unwrap().is_empty());
+    assert!(s.queue_entries(None).unwrap().is_empty());
+    assert!(common::entries(&dir.path().join("queue/msg/0")).is_empty());
+    assert_eq!(s.queue_open(id).unwrap_err().kind, StoreErrorKind::NotFound);
+    assert_eq!(
+        s.queue_claim(id, &[2], 0).unwrap_err().kind,
+        StoreErrorKind::NotFound
+    );
+}
+
+#[test]
+fn drop_removes_row_and_file_and_state_survives_reopen() {
+    let (dir, s) = common::with_account();
+    let keep = s
+        .queue_add(
+            add("mox", "", &["a@one.example"], "{}"),
+            common::memfd(b"keep"),
+        )
+        .unwrap();
+    let gone = s
+        .queue_add(
+            add("mox", "<>", &["b@one.example"], "{}"),
+            common::memfd(b"gone"),
+        )
+        .unwrap();
+    s.queue_claim(keep, &[0], now() + 1000).unwrap();
+    s.queue_drop(gone).unwrap();
+    assert_eq!(
+        s.queue_drop(gone).unwrap_err().kind,
+        StoreErrorKind::NotFound
+    );
+    drop(s);
+    let s = common::open(dir.path());
+    let e = s.queue_entries(None).unwrap();
+    assert_eq!(e.len(), 1);
+    assert_eq!((e[0].id, e[0].mail_from.as_str()), (keep, ""));
+    assert_eq!(e[0].recipients[0].attempts, 1);
+    assert_eq!(
+        common::entries(&dir.path().join("queue/msg/0")),
+        [keep.to_string()]
+    );
 }

@@ -13,6 +13,7 @@ ls_start
 
 timeout 120 "$PY" - "$MOXCTL_BIN" "$LS_DIR/ctl" <<'PY'
 import smtplib
+import time
 import ssl
 import subprocess
 import sys
@@ -109,7 +110,13 @@ def send(via, rcpt, msg, options):
             pass
     if refused:
         fail(f"{via}: recipients refused: {refused!r}")
+    # A remote recipient is queued; localserve's queue delivers it back to
+    # the mox account shortly after the 250.
+    deadline = time.time() + 30
     new = ids() - before
+    while not new and time.time() < deadline:
+        time.sleep(0.5)
+        new = ids() - before
     if len(new) != 1:
         fail(f"{via} {options}: expected one new message in the store, found {sorted(new)}")
     return new.pop()

@@ -65,7 +65,9 @@ run_swaks submission --server 127.0.0.1 --port 1587 --tls \
     fail "swaks via submission (STARTTLS + AUTH PLAIN) failed: $(tail -n 5 "$WORK/submission.out")"
 grep -q '^=== TLS started' "$WORK/submission.out" || fail "swaks did not start TLS on 1587: $(head -n 20 "$WORK/submission.out")"
 grep -Eq '^<~ +235 ' "$WORK/submission.out" || fail "swaks saw no 235 to AUTH PLAIN (over TLS)"
-id=$(new_id "$before")
+# Remote recipients are queued; localserve's queue delivers them back to
+# the mox account, so the copy appears shortly after the 250.
+id=$(wait_new_id "$before" 30)
 msg_get "$id" "$WORK/submission.stored-raw" --raw
 same_bytes "submission message $id" "$WORK/submission.expected" "$WORK/submission.stored-raw"
 msg_get "$id" "$WORK/submission.stored"

@@ -59,6 +59,16 @@ fn session_config(boot: &WorkerBootstrap, protocol: Protocol, tls: Option<TlsCon
     cfg.auth_without_tls = boot.localserve;
     cfg.localserve = boot.localserve;
     cfg.pedantic = boot.localserve;
+    if let Some(s) = &boot.smtp {
+        let l = &mut cfg.limits;
+        l.max_message_size = s.max_message_size;
+        l.max_recipients = s.max_recipients;
+        l.max_command_line = s.max_command_line;
+        l.max_errors = s.max_errors;
+        l.command_timeout = Duration::from_secs(s.command_timeout_secs);
+        l.data_block_timeout = Duration::from_secs(s.data_block_timeout_secs);
+        l.data_timeout = Duration::from_secs(s.data_timeout_secs);
+    }
     cfg
 }
 

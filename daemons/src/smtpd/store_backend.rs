@@ -104,23 +104,24 @@ impl Credentials for StoreBackend {
 
 impl Backend for StoreBackend {
     async fn resolve_recipient(&self, addr: &Address) -> Result<Option<String>, BackendError> {
+        // Submission: an address outside our domains is a remote recipient,
+        // queued (in localserve the queue then delivers it locally, and
+        // `queue…` localparts fail there); the catch-all is not asked.
+        if self.kind == Kind::Submission && !self.is_local_domain(addr.domain.ascii()).await? {
+            return Ok(None);
+        }
         let address = addr.to_ascii_domain_string();
         match self
             .call(StoreRequest::ResolveRecipient { address })
             .await?
         {
             StoreReply::Recipient(Some(a)) => Ok(Some(a)),
-            StoreReply::Recipient(None) => {
-                // Submission: an address in one of our domains that no
-                // account has is an error, not a remote recipient.
-                if self.kind == Kind::Submission
-                    && self.is_local_domain(addr.domain.ascii()).await?
-                {
-                    Err(BackendError::UnknownRecipient)
-                } else {
-                    Ok(None)
-                }
+            // An address in one of our domains that no account has is an
+            // error on submission, and 550 on smtp-in.
+            StoreReply::Recipient(None) if self.kind == Kind::Submission => {
+                Err(BackendError::UnknownRecipient)
             }
+            StoreReply::Recipient(None) => Ok(None),
             other => Err(unexpected(other)),
         }
     }

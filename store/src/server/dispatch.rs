@@ -120,6 +120,39 @@ pub fn dispatch(
             store.auth_record(ip, success);
             StoreReply::Ok
         }
+        QueueDue { limit } => match store.queue_due(crate::store::unix_now(), limit) {
+            Ok((messages, next_due)) => StoreReply::QueueDue { messages, next_due },
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        QueueClaim {
+            id,
+            recipients,
+            next_attempt,
+        } => ok(store.queue_claim(id, &recipients, next_attempt)),
+        QueueOpen { id } => match store.queue_open(id) {
+            Ok(q) => {
+                return (
+                    StoreReply::QueueFile {
+                        prefix: q.prefix,
+                        size: q.size,
+                    },
+                    Some(q.file.into()),
+                );
+            }
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        QueueResult { id, results } => match store.queue_result(id, &results) {
+            Ok(removed) => StoreReply::QueueUpdated { removed },
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        QueueEntries { domain } => match store.queue_entries(domain.as_deref()) {
+            Ok(q) => StoreReply::QueueEntries(q),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        QueueHold { id } => ok(store.queue_hold(id, true)),
+        QueueRelease { id } => ok(store.queue_hold(id, false)),
+        QueueKick { id } => ok(store.queue_kick(id)),
+        QueueDrop { id } => ok(store.queue_drop(id)),
     };
     (reply, None)
 }

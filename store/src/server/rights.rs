@@ -26,6 +26,14 @@ fn roles_for(req: &StoreRequest) -> &'static [Role] {
         QueueList => &[Queue, Web],
         AccountOwns { .. } => &[Submission, Web],
         AuthCheck { .. } | AuthRecord { .. } => &[Submission, Imap, Web],
+        // Outbound delivery is the queue worker's alone.
+        QueueDue { .. } | QueueClaim { .. } | QueueOpen { .. } | QueueResult { .. } => &[Queue],
+        // Administration (moxctl queue …) only.
+        QueueEntries { .. }
+        | QueueHold { .. }
+        | QueueRelease { .. }
+        | QueueKick { .. }
+        | QueueDrop { .. } => &[],
     }
 }
 
@@ -72,6 +80,20 @@ mod tests {
             }
         ));
         assert!(allowed(Peer::Admin, &StoreRequest::AccountList));
+        assert!(!allowed(p, &StoreRequest::QueueOpen { id: 1 }));
+        assert!(!allowed(
+            Peer::Worker(Submission),
+            &StoreRequest::QueueDue { limit: 1 }
+        ));
+        assert!(allowed(
+            Peer::Worker(Queue),
+            &StoreRequest::QueueDue { limit: 1 }
+        ));
+        assert!(!allowed(
+            Peer::Worker(Queue),
+            &StoreRequest::QueueDrop { id: 1 }
+        ));
+        assert!(allowed(Peer::Admin, &StoreRequest::QueueDrop { id: 1 }));
         assert!(!allowed(Peer::Control, &StoreRequest::Ping));
     }
 }
