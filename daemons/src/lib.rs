@@ -1,6 +1,7 @@
 //! The worker roles of moxd, one module per role (DESIGN.md role table),
 //! plus the protocol pieces they share.
 
+pub mod conn;
 pub mod imap;
 pub mod queue;
 pub mod sasl;
