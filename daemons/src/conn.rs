@@ -6,7 +6,10 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use std::time::Duration;
+
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 /// The transport: plain until STARTTLS, then TLS.
@@ -62,5 +65,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Conn<S> {
             Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Conn::Gone => Poll::Ready(Ok(())),
         }
+    }
+}
+
+/// Why a switch to TLS failed.
+#[derive(Debug)]
+pub enum UpgradeError {
+    /// The connection is not in plain text (already TLS, or gone).
+    NotPlain,
+    /// The handshake did not finish within the limit.
+    Timeout,
+    Handshake(io::Error),
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
+    /// Run the server side of a TLS handshake on the plain stream. The
+    /// caller must have discarded any buffered plaintext first.
+    pub async fn upgrade(
+        &mut self,
+        acceptor: &TlsAcceptor,
+        limit: Duration,
+    ) -> Result<(), UpgradeError> {
+        let Conn::Plain(s) = std::mem::replace(self, Conn::Gone) else {
+            return Err(UpgradeError::NotPlain);
+        };
+        let tls = tokio::time::timeout(limit, acceptor.accept(s))
+            .await
+            .map_err(|_| UpgradeError::Timeout)?
+            .map_err(UpgradeError::Handshake)?;
+        *self = Conn::Tls(Box::new(tls));
+        Ok(())
     }
 }

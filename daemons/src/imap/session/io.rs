@@ -23,6 +23,7 @@ pub const READ_BUFFER: usize = 16 * 1024;
 const LINE_EDGE: usize = 128;
 
 pub use crate::conn::Conn;
+use crate::conn::UpgradeError;
 
 /// A line, or the news that it was too long (it has been drained).
 pub enum Line {
@@ -267,14 +268,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
         let discarded = self.end - self.start;
         self.start = 0;
         self.end = 0;
-        let Conn::Plain(s) = std::mem::replace(&mut self.conn, Conn::Gone) else {
-            return Err(SessionError::Io(io::Error::other("TLS already active")));
-        };
-        let tls = timeout(limit, acceptor.accept(s))
+        self.conn
+            .upgrade(acceptor, limit)
             .await
-            .map_err(|_| SessionError::Timeout)?
-            .map_err(SessionError::Tls)?;
-        self.conn = Conn::Tls(Box::new(tls));
+            .map_err(|e| match e {
+                UpgradeError::NotPlain => SessionError::Io(io::Error::other("TLS already active")),
+                UpgradeError::Timeout => SessionError::Timeout,
+                UpgradeError::Handshake(e) => SessionError::Tls(e),
+            })?;
         Ok(discarded)
     }
 

@@ -17,6 +17,7 @@ use crate::smtp::reply::Reply;
 pub const READ_BUFFER: usize = 16 * 1024;
 
 pub use crate::conn::Conn;
+use crate::conn::UpgradeError;
 
 /// A line, or the news that it was too long (and has been drained).
 pub enum Line {
@@ -159,14 +160,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
     ) -> Result<usize, SessionError> {
         self.flush().await?;
         let discarded = self.discard_input();
-        let Conn::Plain(s) = std::mem::replace(&mut self.conn, Conn::Gone) else {
-            return Err(SessionError::Io(io::Error::other("TLS already active")));
-        };
-        let tls = timeout(limit, acceptor.accept(s))
+        self.conn
+            .upgrade(acceptor, limit)
             .await
-            .map_err(|_| SessionError::Timeout)?
-            .map_err(SessionError::Tls)?;
-        self.conn = Conn::Tls(Box::new(tls));
+            .map_err(|e| match e {
+                UpgradeError::NotPlain => SessionError::Io(io::Error::other("TLS already active")),
+                UpgradeError::Timeout => SessionError::Timeout,
+                UpgradeError::Handshake(e) => SessionError::Tls(e),
+            })?;
         Ok(discarded)
     }
 
