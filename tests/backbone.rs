@@ -99,6 +99,43 @@ fn workers_are_sandboxed() {
 }
 
 #[test]
+fn imap_worker_is_sandboxed() {
+    let secret = tempdir();
+    let secret_file = secret.path().join("outside.txt");
+    std::fs::write(&secret_file, "not for workers").unwrap();
+    std::fs::set_permissions(
+        &secret_file,
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    // With IMAP listeners, so the imap worker runs.
+    let server = Server::serve_imap(&probe_config(&path_str(&secret_file)));
+    let status = server.status();
+    let w = status
+        .workers
+        .iter()
+        .find(|w| w.role == Role::Imap)
+        .unwrap_or_else(|| panic!("imap not running: {status:?}"));
+    assert_eq!(w.state, WorkerState::Running, "{w:?}");
+    let pid = w.pid.expect("pid");
+    let report = w.sandbox.as_ref().expect("sandbox report");
+    assert_eq!(proc_status(pid, "NoNewPrivs"), "1");
+    assert_eq!(proc_status(pid, "Seccomp"), "2");
+    assert_eq!(proc_status(pid, "CapEff"), "0000000000000000");
+    assert!(report.seccomp.is_enforced(), "{report:?}");
+    assert!(report.landlock_fs.is_enforced(), "{report:?}");
+    assert!(report.landlock_net.is_enforced(), "{report:?}");
+    assert_eq!(report.escape_probe.as_deref(), Some("EACCES"), "{report:?}");
+    if is_root() {
+        let uid = proc_status(pid, "Uid");
+        assert!(uid.split_whitespace().all(|u| u != "0"), "Uid {uid}");
+        assert!(report.privdrop.is_enforced(), "{report:?}");
+    } else {
+        eprintln!("not root: uid checks skipped (run as root to check them)");
+    }
+}
+
+#[test]
 fn killed_workers_restart_within_a_second() {
     let server = Server::serve_smtp("");
     assert!(server.status().workers.len() >= 3);
@@ -317,6 +354,7 @@ fn store_refuses_requests_beyond_a_peers_rights() {
         flags: vec![],
         prefix: vec![],
         received: None,
+        parsed: None,
     }));
     assert!(
         matches!(r, StoreReply::Error(ref e) if e.message.contains("descriptor")),

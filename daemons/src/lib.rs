@@ -3,6 +3,7 @@
 
 pub mod conn;
 pub mod imap;
+pub mod imapd;
 pub mod queue;
 pub mod sasl;
 pub mod smtp;

@@ -2,10 +2,16 @@
 //! master channel (store connections arrive here, Shutdown too), a store
 //! handle that asks the master for a new connection when the store went
 //! away, and the TLS server configuration built from PEM bytes the master
-//! sent (workers never open key files).
+//! sent (workers never open key files). Two generic hooks on the master
+//! channel: a worker may register a metrics source that answers the
+//! master's metrics requests ([`WorkerContext::set_metrics`]), and may ask
+//! the master something and await the answer with the same request id
+//! ([`WorkerContext::ask_master`]).
 
+use std::collections::HashMap;
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
@@ -17,7 +23,7 @@ use ipc::role::Peer;
 use ipc::sandbox::SandboxReport;
 use ipc::store::{StoreReply, StoreRequest};
 use ipc::{AsyncSender, Role};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 pub type StoreClient = Client<StoreRequest, StoreReply>;
@@ -84,12 +90,62 @@ impl StoreHandle {
     }
 }
 
+/// How long a request to the master waits for its answer.
+pub const MASTER_REPLY_WAIT: Duration = Duration::from_secs(10);
+/// Request ids this worker uses for its own requests to the master start
+/// here (the master's unsolicited messages carry id 0).
+const FIRST_MASTER_REQUEST_ID: u64 = 1 << 32;
+
+/// Produces a worker's metrics in Prometheus text exposition format.
+pub type MetricsSource = Box<dyn Fn() -> String + Send + Sync>;
+
+type Pending = Arc<std::sync::Mutex<HashMap<u64, oneshot::Sender<MasterToWorker>>>>;
+
 /// A running worker's shared state.
 pub struct WorkerContext {
     pub boot: WorkerBootstrap,
     pub store: StoreHandle,
     /// Cancelled when the master says Shutdown or goes away.
     pub shutdown: CancellationToken,
+    /// Answers the master's metrics requests once set.
+    metrics: Arc<OnceLock<MetricsSource>>,
+    master: AsyncSender,
+    /// Our requests to the master waiting for their answer, by id.
+    pending: Pending,
+    next_id: AtomicU64,
+}
+
+impl WorkerContext {
+    /// Set what this worker answers to the master's metrics requests (the
+    /// first call wins); without it the answer is empty.
+    pub fn set_metrics(&self, source: MetricsSource) {
+        if self.metrics.set(source).is_err() {
+            tracing::warn!("metrics source already set");
+        }
+    }
+
+    /// Send a request to the master and wait for the answer with its id.
+    pub async fn ask_master(&self, req: &WorkerToMaster) -> Result<MasterToWorker> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = oneshot::channel();
+        lock_pending(&self.pending).insert(id, tx);
+        let asked = async {
+            self.master.send(id, req, &[]).await?;
+            tokio::time::timeout(MASTER_REPLY_WAIT, rx)
+                .await
+                .context("no answer from the master in time")?
+                .context("master channel closed")
+        };
+        let r = asked.await;
+        lock_pending(&self.pending).remove(&id);
+        r
+    }
+}
+
+fn lock_pending(
+    p: &Pending,
+) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<MasterToWorker>>> {
+    p.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Report ready to the master and start serving its channel. Must be
@@ -106,6 +162,9 @@ pub async fn start(
     let answered = last_ask.clone();
     let shutdown = CancellationToken::new();
     let sd = shutdown.clone();
+    let metrics: Arc<OnceLock<MetricsSource>> = Arc::default();
+    let pending: Pending = Arc::default();
+    let (metrics_r, pending_r, answer) = (metrics.clone(), pending.clone(), tx.clone());
     tokio::spawn(async move {
         loop {
             match rx.recv::<MasterToWorker>().await {
@@ -126,6 +185,24 @@ pub async fn start(
                         }
                     }
                     MasterToWorker::Shutdown => break,
+                    MasterToWorker::MetricsRequest => {
+                        let text = metrics_r.get().map(|f| f()).unwrap_or_default();
+                        if let Err(e) = answer
+                            .send(m.id, &WorkerToMaster::Metrics { text }, &[])
+                            .await
+                        {
+                            tracing::warn!(error = %e, "answering metrics request");
+                        }
+                    }
+                    reply @ (MasterToWorker::ControlReply(_)
+                    | MasterToWorker::GatheredMetrics { .. }) => {
+                        match lock_pending(&pending_r).remove(&m.id) {
+                            Some(waiter) => {
+                                let _ = waiter.send(reply);
+                            }
+                            None => tracing::warn!(id = m.id, "answer to no request from master"),
+                        }
+                    }
                     MasterToWorker::Bootstrap(_) | MasterToWorker::NewClient { .. } => {
                         tracing::warn!("unexpected message from master")
                     }
@@ -150,13 +227,17 @@ pub async fn start(
     let store = StoreHandle {
         role,
         current,
-        master: tx,
+        master: tx.clone(),
         last_ask,
     };
     Ok(Arc::new(WorkerContext {
         boot,
         store,
         shutdown,
+        metrics,
+        master: tx,
+        pending,
+        next_id: AtomicU64::new(FIRST_MASTER_REQUEST_ID),
     }))
 }
 

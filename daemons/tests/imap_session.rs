@@ -275,7 +275,14 @@ async fn store_flags() {
         vec!["\\Seen", "custom"]
     );
     let s = r.client.ok("UID STORE 2 -FLAGS (\\Seen)").await;
-    assert_eq!(s.untagged, vec!["* 2 FETCH (UID 2 FLAGS (custom))"]);
+    // The new keyword is announced in FLAGS before it is used (RFC 9051 §7.3.5).
+    assert_eq!(
+        s.untagged,
+        vec![
+            "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Forwarded $Junk $NotJunk $Phishing $MDNSent custom)",
+            "* 2 FETCH (UID 2 FLAGS (custom))"
+        ]
+    );
     r.client.status("STORE 1 +FLAGS (\\Recent)", "BAD").await;
     r.client.status("STORE 1 +FLAGS (\\Bogus)", "NO").await;
 }

@@ -105,6 +105,106 @@ pub struct WorkerBootstrap {
     pub queue: Option<QueueSettings>,
     /// Session limits (smtp-in and submission only).
     pub smtp: Option<SmtpSettings>,
+    /// Session limits (imap only).
+    pub imap: Option<ImapSettings>,
+    /// Web interfaces (web only).
+    pub web: Option<WebSettings>,
+    /// Message authentication of incoming mail (smtp-in only; None: off).
+    pub auth: Option<AuthSettings>,
+    /// DKIM signing keys (submission only).
+    pub dkim: Vec<DkimKeyMaterial>,
+}
+
+/// One DKIM private key, read by the master for the submission worker.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DkimKeyMaterial {
+    /// d=, lower-case A-label.
+    pub domain: String,
+    /// s=
+    pub selector: String,
+    /// "ed25519" or "rsa".
+    pub algorithm: String,
+    /// PKCS#8 PEM.
+    pub private_key_pem: Vec<u8>,
+}
+
+impl std::fmt::Debug for DkimKeyMaterial {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print key material.
+        f.debug_struct("DkimKeyMaterial")
+            .field("domain", &self.domain)
+            .field("selector", &self.selector)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[web]` in moxd.toml: where the web interfaces live, which reverse
+/// proxies are trusted, and how long idle login sessions last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebSettings {
+    /// Path of the account interface; starts and ends with `/`.
+    pub account_path: String,
+    /// Path of the admin interface; starts and ends with `/`.
+    pub admin_path: String,
+    /// Peers whose `X-Forwarded-For` (and `X-Forwarded-Proto`) headers are
+    /// believed; from anyone else the socket's address is the client's.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// An account session ends after this long without use.
+    pub account_session_idle_secs: u64,
+    /// An admin session ends after this long without use.
+    pub admin_session_idle_secs: u64,
+}
+
+impl Default for WebSettings {
+    fn default() -> Self {
+        WebSettings {
+            account_path: "/".into(),
+            admin_path: "/admin/".into(),
+            trusted_proxies: Vec::new(),
+            account_session_idle_secs: 24 * 3600,
+            admin_session_idle_secs: 12 * 3600,
+        }
+    }
+}
+
+/// `[imap]` in moxd.toml: the limits of IMAP sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImapSettings {
+    /// Longest command line without literals.
+    pub max_command_line: usize,
+    /// Largest literal in a command other than APPEND.
+    pub max_literal: u64,
+    /// Largest message APPEND accepts (RFC 7889 APPENDLIMIT).
+    pub max_message_size: u64,
+    /// Connections at once from one IP address (IPv6: its /64).
+    pub max_connections_per_ip: u32,
+    /// Sessions at once logged in to one account.
+    pub max_connections_per_account: u32,
+    /// Connections at once in total.
+    pub max_connections: u32,
+    /// Autologout timer, also bounding IDLE (RFC 9051 §5.4: ≥ 30 minutes).
+    pub idle_timeout_secs: u64,
+    /// Storage limit of every account without its own, in octets (RFC 9208
+    /// QUOTA); None: unlimited.
+    pub default_quota: Option<u64>,
+}
+
+impl Default for ImapSettings {
+    fn default() -> Self {
+        ImapSettings {
+            max_command_line: 64 * 1024,
+            max_literal: 100 * 1024,
+            max_message_size: 100 * 1024 * 1024,
+            max_connections_per_ip: 20,
+            max_connections_per_account: 50,
+            max_connections: 2000,
+            idle_timeout_secs: 30 * 60,
+            default_quota: None,
+        }
+    }
 }
 
 /// `[queue]` in moxd.toml: retry schedule, DSN timing, concurrency and
@@ -172,6 +272,46 @@ impl Default for QueueSettings {
             max_connections: 100,
             max_per_host: 20,
             timeout_limit_secs: None,
+        }
+    }
+}
+
+/// `[auth]` in moxd.toml: message authentication of incoming mail on
+/// smtp-in (SPF, DKIM, DMARC, iprev, DNSBLs) and DMARC reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Evaluate incoming messages at all. Off unless configured: the
+    /// checks ask DNS for every message, and a server without a working
+    /// resolver would stall its deliveries (packaging/moxd.toml turns it on).
+    pub enabled: bool,
+    pub spf: bool,
+    pub dkim: bool,
+    /// Needs SPF and DKIM results; evaluates them even when those are off.
+    pub dmarc: bool,
+    pub iprev: bool,
+    /// DNS blocklist zones asked for every client address (RFC 5782); a
+    /// listed client's messages go to Junk.
+    pub dnsbls: Vec<String>,
+    /// Local address that receives DMARC aggregate reports; its messages
+    /// are parsed and stored (None: reports are not collected).
+    pub dmarc_reports: Option<String>,
+    /// Send daily DMARC aggregate reports about received mail to the rua
+    /// addresses of the senders' domains (RFC 7489 §7.2).
+    pub send_dmarc_reports: bool,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            enabled: false,
+            spf: true,
+            dkim: true,
+            dmarc: true,
+            iprev: true,
+            dnsbls: Vec::new(),
+            dmarc_reports: None,
+            send_dmarc_reports: false,
         }
     }
 }

@@ -78,6 +78,18 @@ pub enum ControlRequest {
     QueueDrop {
         id: i64,
     },
+    /// Generate Ed25519 and RSA-2048 DKIM keys for a domain (files under
+    /// the config directory's `dkim/`, mode 0600), add them to
+    /// domains.toml and restart submission; answered with `DnsRecords`
+    /// holding the new keys' records.
+    DkimGen {
+        domain: String,
+    },
+    /// The TXT records to publish for a domain (DKIM, SPF, DMARC);
+    /// answered with `DnsRecords`.
+    DnsRecords {
+        domain: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +109,8 @@ pub enum ControlReply {
         size: u64,
     },
     QueueEntries(Vec<QueueEntry>),
+    /// DNS records in zone-file syntax, one per line.
+    DnsRecords(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::WorkerBootstrap;
+use crate::control::{ControlReply, ControlRequest};
 use crate::role::Peer;
 use crate::sandbox::SandboxReport;
 
@@ -25,6 +26,13 @@ pub enum MasterToWorker {
     NewClient { peer: Peer },
     /// Finish in-flight work and exit.
     Shutdown,
+    /// Answer with [`WorkerToMaster::Metrics`] (same request id).
+    MetricsRequest,
+    /// The answer to [`WorkerToMaster::Control`] (same request id).
+    ControlReply(ControlReply),
+    /// The answer to [`WorkerToMaster::GatherMetrics`] (same request id):
+    /// every process's metrics in Prometheus text exposition format.
+    GatheredMetrics { text: String },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,4 +44,14 @@ pub enum WorkerToMaster {
     /// A refusal to start (e.g. required sandbox feature missing); the
     /// master logs it and does not restart quickly.
     Fatal { reason: String },
+    /// The answer to [`MasterToWorker::MetricsRequest`]: this worker's
+    /// metrics in Prometheus text exposition format (may be empty).
+    Metrics { text: String },
+    /// Web only: an administration request the master carries out as for
+    /// moxctl (so domains.toml stays in sync) — only process status and
+    /// the domain, account, address and password changes the admin web
+    /// interface offers; anything else is refused.
+    Control(ControlRequest),
+    /// Web only: the metrics of every process, for /metrics.
+    GatherMetrics,
 }

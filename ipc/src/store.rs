@@ -29,7 +29,8 @@ pub enum StoreRequest {
         name: String,
     },
     AccountList,
-    /// Derive and store the salted SCRAM keys; ends no sessions yet.
+    /// Derive and store the salted SCRAM keys; ends every web session of
+    /// the account.
     SetPassword {
         account: String,
         password: String,
@@ -137,6 +138,306 @@ pub enum StoreRequest {
     QueueDrop {
         id: i64,
     },
+    // IMAP (RFC 9051): one request per client change.
+    /// Creates a mailbox and its missing parents (RFC 9051 §6.3.4).
+    MailboxCreate {
+        account: String,
+        name: String,
+        /// RFC 6154 attribute, e.g. `\Archive`.
+        special_use: Option<String>,
+    },
+    /// Deletes a mailbox (not Inbox, not one with children that has no
+    /// own messages rule: RFC 9051 §6.3.5); its messages are expunged.
+    MailboxDelete {
+        account: String,
+        name: String,
+    },
+    /// Renames a mailbox and its children; renaming Inbox moves its
+    /// messages to the new mailbox (RFC 9051 §6.3.6).
+    MailboxRename {
+        account: String,
+        from: String,
+        to: String,
+    },
+    /// One mailbox's counts; answered with `Mailbox`.
+    MailboxStatus {
+        account: String,
+        name: String,
+    },
+    /// Answered with `Names`, sorted.
+    SubscriptionList {
+        account: String,
+    },
+    SubscriptionSet {
+        account: String,
+        name: String,
+        subscribed: bool,
+    },
+    /// SELECT: the mailbox and, per page, the non-expunged messages with a
+    /// UID above `after_uid`, ascending, at most `limit` (capped by the
+    /// store at [`MAX_PAGE`]); answered with `Selected`.
+    MailboxSelect {
+        account: String,
+        name: String,
+        after_uid: u32,
+        limit: u32,
+    },
+    /// Metadata of those of `uids` that exist (at most [`MAX_PAGE`]);
+    /// answered with `Metas`.
+    MessageMetas {
+        account: String,
+        mailbox_id: i64,
+        uids: Vec<u32>,
+    },
+    /// Answered with `Content` and the message file attached, or
+    /// `Content` with `found: false` and no file when it was expunged.
+    MessageContent {
+        account: String,
+        mailbox_id: i64,
+        uid: u32,
+    },
+    /// UIDs expunged with a modseq above `since` (RFC 7162 §3.2.5.2);
+    /// answered with `Uids`.
+    Vanished {
+        account: String,
+        mailbox_id: i64,
+        since: i64,
+    },
+    /// APPEND/MULTIAPPEND (RFC 3502): one attached fd per message, in
+    /// order (so at most [`crate::frame::MAX_FDS_PER_FRAME`] messages);
+    /// all are stored or none. Answered with `Appended`.
+    Append {
+        account: String,
+        mailbox: String,
+        messages: Vec<AppendMessage>,
+    },
+    /// STORE (RFC 9051 §6.4.6, RFC 7162 §3.1.3 UNCHANGEDSINCE); answered
+    /// with `FlagsStored`.
+    StoreFlags(FlagChange),
+    /// COPY or MOVE (RFC 6851: copy and expunge in one transaction);
+    /// answered with `Copied`.
+    Copy {
+        account: String,
+        from_mailbox_id: i64,
+        uids: Vec<u32>,
+        to: String,
+        expunge_source: bool,
+    },
+    /// Expunges messages with \Deleted (among `uids` when given, RFC 4315
+    /// §2.1); answered with `Uids`.
+    Expunge {
+        account: String,
+        mailbox_id: i64,
+        uids: Option<Vec<u32>>,
+    },
+    /// Storage used and the account's limit (RFC 9208); answered with `Quota`.
+    Quota {
+        account: String,
+    },
+    /// Sets an account's storage limit in octets (None: unlimited).
+    QuotaSet {
+        account: String,
+        limit: Option<u64>,
+    },
+    /// Stores the structure computed for a message delivered without one.
+    MessageParsedSet {
+        account: String,
+        mailbox_id: i64,
+        uid: u32,
+        parsed: Vec<u8>,
+    },
+    // Web interface sessions (the web worker only; see store/src/websession.rs).
+    /// A new login session, after the password was checked: the store
+    /// makes a random session token and CSRF token, keeps only their
+    /// SHA-256 hashes, and answers with `WebSessionCreated` (the raw tokens,
+    /// once). Drops the oldest sessions over the per-account cap.
+    WebSessionCreate {
+        interface: WebInterface,
+        /// The account; None for the admin interface.
+        account: Option<String>,
+        /// Expires after this long without use (capped by the store).
+        idle_secs: u64,
+        remote_ip: String,
+        user_agent: String,
+    },
+    /// Whether a session token is valid (unknown and expired are alike);
+    /// with `csrf`, also whether the CSRF token belongs to it. A valid use
+    /// with `touch` extends the session. Answered with `WebSessionChecked`.
+    WebSessionCheck {
+        interface: WebInterface,
+        token: String,
+        csrf: Option<String>,
+        touch: bool,
+    },
+    /// Logout: ends the session with this token (unknown: still Ok).
+    WebSessionDelete {
+        interface: WebInterface,
+        token: String,
+    },
+    /// The sessions of an account (None: the administrator's), most
+    /// recently used first; answered with `WebSessions`.
+    WebSessionList {
+        interface: WebInterface,
+        account: Option<String>,
+    },
+    /// Ends every session of the account except the one with `keep_token`.
+    WebSessionDeleteOthers {
+        interface: WebInterface,
+        account: Option<String>,
+        keep_token: String,
+    },
+    /// Like `SetPassword`, but keeps the account session with `keep_token`
+    /// (the one that made the change) and ends every other.
+    SetPasswordKeepSession {
+        account: String,
+        password: String,
+        keep_token: String,
+    },
+    /// Sets the admin web interface's password (a salted PBKDF2 hash in
+    /// system.db) and ends every admin session. Administrators only.
+    AdminPasswordSet {
+        password: String,
+    },
+    /// Checks the admin password; answered with `AdminVerified`.
+    AdminPasswordVerify {
+        password: String,
+    },
+    /// Records a web login attempt for the account `login` names (an
+    /// address or account name; unknown logins are not recorded).
+    LoginAttemptAdd {
+        login: String,
+        remote_ip: String,
+        user_agent: String,
+        success: bool,
+    },
+    /// The most recent login attempts of an account, newest first;
+    /// answered with `LoginAttempts`.
+    LoginAttemptList {
+        account: String,
+    },
+    /// The mailbox's highest modseq (RFC 7162 HIGHESTMODSEQ), cheap: an
+    /// IMAP session waits until the change events up to it have arrived
+    /// before it answers NOOP, CHECK, APPEND, COPY and MOVE. Answered with
+    /// `Modseq`.
+    MailboxModseq {
+        account: String,
+        mailbox_id: i64,
+    },
+}
+
+/// Which web interface a session belongs to; each has its own cookie,
+/// lifetime and cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum WebInterface {
+    Account,
+    Admin,
+}
+
+/// The raw tokens of a new session; the store keeps only their hashes.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewWebSession {
+    pub id: i64,
+    /// Session cookie value (≥ 128 random bits, base64url).
+    pub token: String,
+    /// CSRF token bound to the session.
+    pub csrf: String,
+}
+
+impl std::fmt::Debug for NewWebSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print credentials.
+        f.debug_struct("NewWebSession")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored web session, without its tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebSession {
+    pub id: i64,
+    pub interface: WebInterface,
+    pub account: Option<String>,
+    /// Unix seconds.
+    pub created: i64,
+    pub last_use: i64,
+    pub expires: i64,
+    pub remote_ip: String,
+    pub user_agent: String,
+}
+
+/// The outcome of `WebSessionCheck`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WebSessionStatus {
+    Valid(WebSession),
+    /// Unknown or expired token.
+    Invalid,
+    /// The session is valid but the CSRF token does not belong to it.
+    BadCsrf,
+}
+
+/// One recorded web login attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginAttempt {
+    /// Unix seconds.
+    pub time: i64,
+    pub remote_ip: String,
+    pub user_agent: String,
+    pub success: bool,
+}
+
+/// Most entries in one `Selected` or `Metas` reply (keeps frames far below
+/// [`crate::frame::MAX_FRAME_SIZE`]).
+pub const MAX_PAGE: u32 = 20_000;
+
+/// One message of an `Append`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendMessage {
+    pub flags: Flags,
+    /// INTERNALDATE, unix seconds; None: now.
+    pub received: Option<i64>,
+    /// Serialized message structure (opaque to the store).
+    pub parsed: Option<Vec<u8>>,
+}
+
+/// How STORE changes flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FlagOp {
+    Add,
+    Remove,
+    Replace,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagChange {
+    pub account: String,
+    pub mailbox_id: i64,
+    pub uids: Vec<u32>,
+    pub op: FlagOp,
+    pub flags: Flags,
+    pub unchanged_since: Option<i64>,
+}
+
+/// A message's metadata (no content).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageMeta {
+    pub uid: u32,
+    pub modseq: i64,
+    pub flags: Flags,
+    /// Prefix plus file.
+    pub size: u64,
+    pub received: i64,
+    pub save_date: i64,
+}
+
+/// A message's flags after a STORE.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlagState {
+    pub uid: u32,
+    pub flags: Flags,
+    pub modseq: i64,
+    /// Whether this STORE changed them.
+    pub changed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +456,9 @@ pub struct Delivery {
     pub prefix: Vec<u8>,
     /// Unix seconds; None: now.
     pub received: Option<i64>,
+    /// Message structure computed by the delivering worker (serialized,
+    /// opaque to the store, which never parses MIME).
+    pub parsed: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +515,48 @@ pub enum StoreReply {
         removed: bool,
     },
     QueueEntries(Vec<QueueEntry>),
+    Mailbox(Box<MailboxInfo>),
+    Names(Vec<String>),
+    /// One page of a SELECT; `messages` is empty after the last.
+    Selected {
+        mailbox: Box<MailboxInfo>,
+        messages: Vec<MessageMeta>,
+    },
+    Metas(Vec<MessageMeta>),
+    /// With `found`, the message file is attached; `prefix` goes before
+    /// it; `parsed` is the structure stored at delivery, if any.
+    Content {
+        found: bool,
+        prefix: Vec<u8>,
+        size: u64,
+        parsed: Option<Vec<u8>>,
+    },
+    Uids(Vec<u32>),
+    Appended {
+        mailbox_id: i64,
+        uidvalidity: u32,
+        uids: Vec<u32>,
+    },
+    FlagsStored {
+        messages: Vec<FlagState>,
+        /// Not changed because of UNCHANGEDSINCE (RFC 7162 §3.1.3).
+        modified: Vec<u32>,
+    },
+    /// (source UID, destination UID), ascending by source UID.
+    Copied {
+        uidvalidity: u32,
+        mapping: Vec<(u32, u32)>,
+    },
+    Quota {
+        used: u64,
+        limit: Option<u64>,
+    },
+    WebSessionCreated(NewWebSession),
+    WebSessionChecked(WebSessionStatus),
+    WebSessions(Vec<WebSession>),
+    AdminVerified(bool),
+    LoginAttempts(Vec<LoginAttempt>),
+    Modseq(i64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,6 +567,10 @@ pub enum StoreErrorKind {
     Forbidden,
     /// Try again later (I/O error, store busy); the message was not stored.
     Temporary,
+    /// The account's storage limit would be exceeded (RFC 9208 OVERQUOTA).
+    OverQuota,
+    /// A request the store refuses as such (e.g. deleting Inbox).
+    Cannot,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -271,6 +621,8 @@ pub struct MailboxInfo {
     pub messages: u64,
     pub unseen: u64,
     pub size: u64,
+    /// Messages with \Deleted.
+    pub deleted: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

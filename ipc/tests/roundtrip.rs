@@ -31,7 +31,8 @@ fn store_request() -> impl Strategy<Value = StoreRequest> {
                     mailbox,
                     flags,
                     prefix,
-                    received
+                    received,
+                    parsed: None,
                 })
             ),
         (any::<String>(), any::<i64>()).prop_map(|(account, message_id)| {

@@ -49,6 +49,16 @@ pub struct Config {
     /// Limits of smtp-in and submission sessions.
     #[serde(default)]
     pub smtp: ipc::config::SmtpSettings,
+    /// Limits of IMAP sessions and the default storage quota.
+    #[serde(default)]
+    pub imap: ipc::config::ImapSettings,
+    /// Web interfaces: paths, trusted reverse proxies, session lifetimes.
+    #[serde(default)]
+    pub web: ipc::config::WebSettings,
+    /// Message authentication of incoming mail (SPF, DKIM, DMARC, iprev,
+    /// DNSBLs) and DMARC reports.
+    #[serde(default)]
+    pub auth: ipc::config::AuthSettings,
     /// Test builds only: a path every worker tries to open after sandboxing.
     #[cfg(feature = "escape-probe")]
     #[serde(default)]
@@ -105,6 +115,22 @@ pub struct DomainsFile {
     pub domains: Vec<String>,
     #[serde(default)]
     pub accounts: Vec<AccountEntry>,
+    /// DKIM signing keys (`moxctl dkim gen`); key files are relative to
+    /// this file's directory.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dkim: Vec<DkimEntry>,
+}
+
+/// One DKIM signing key of a domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimEntry {
+    pub domain: String,
+    pub selector: String,
+    /// "ed25519" or "rsa".
+    pub algorithm: String,
+    /// PKCS#8 PEM file, readable by root only.
+    pub key: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,6 +272,59 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
             "timeout_limit_secs must be at least 1".into(),
         ));
     }
+    for zone in &cfg.auth.dnsbls {
+        if !valid_hostname(zone) {
+            return Err(err(
+                "dnsbls",
+                format!("DNSBL zone {zone:?} is not a valid domain name"),
+            ));
+        }
+    }
+    if let Some(a) = &cfg.auth.dmarc_reports
+        && !a
+            .rsplit_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && valid_hostname(d))
+    {
+        return Err(err(
+            "dmarc_reports",
+            format!("dmarc_reports {a:?} is not an email address"),
+        ));
+    }
+    let w = &cfg.web;
+    for (key, path) in [
+        ("account_path", &w.account_path),
+        ("admin_path", &w.admin_path),
+    ] {
+        if !valid_web_path(path) {
+            return Err(err(
+                key,
+                format!(
+                    "{key} {path:?} must start and end with / and hold only letters, digits, - _ . and /"
+                ),
+            ));
+        }
+    }
+    if w.account_path == w.admin_path {
+        return Err(err(
+            "admin_path",
+            "admin_path and account_path must differ".into(),
+        ));
+    }
+    for (key, secs) in [
+        ("account_session_idle_secs", w.account_session_idle_secs),
+        ("admin_session_idle_secs", w.admin_session_idle_secs),
+    ] {
+        if secs == 0 {
+            return Err(err(key, format!("{key} must be at least 1")));
+        }
+    }
+    if let Err((key, message)) = check_imap(&cfg.imap) {
+        return Err(ConfigError {
+            path: path.into(),
+            line: line_of_section_key(text, "imap", key).or_else(|| line_of_key(text, key)),
+            message,
+        });
+    }
     let l = &cfg.listeners;
     let ports = [
         l.smtp,
@@ -270,6 +349,75 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
     }
     Ok(cfg)
+}
+
+/// A web interface path: `/`, or `/name/…/` of URL-safe characters.
+fn valid_web_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.ends_with('/')
+        && !p.contains("//")
+        && !p.split('/').any(|seg| seg == "." || seg == "..")
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
+}
+
+/// RFC 7162 §4: servers should accept command lines of 8192 octets.
+pub const IMAP_MIN_COMMAND_LINE: usize = 8192;
+/// RFC 9051 §5.4: the autologout timer is at least 30 minutes.
+pub const IMAP_MIN_IDLE_TIMEOUT_SECS: u64 = 30 * 60;
+
+/// `[imap]`: the key at fault and why.
+fn check_imap(s: &ipc::config::ImapSettings) -> Result<(), (&'static str, String)> {
+    if s.max_command_line < IMAP_MIN_COMMAND_LINE {
+        return Err((
+            "max_command_line",
+            format!("max_command_line must be at least {IMAP_MIN_COMMAND_LINE} (RFC 7162 §4)"),
+        ));
+    }
+    if s.idle_timeout_secs < IMAP_MIN_IDLE_TIMEOUT_SECS {
+        return Err((
+            "idle_timeout_secs",
+            format!(
+                "idle_timeout_secs must be at least {IMAP_MIN_IDLE_TIMEOUT_SECS} (RFC 9051 §5.4)"
+            ),
+        ));
+    }
+    let at_least_one = [
+        ("max_literal", s.max_literal),
+        ("max_message_size", s.max_message_size),
+        (
+            "max_connections_per_ip",
+            u64::from(s.max_connections_per_ip),
+        ),
+        (
+            "max_connections_per_account",
+            u64::from(s.max_connections_per_account),
+        ),
+        ("max_connections", u64::from(s.max_connections)),
+        ("default_quota", s.default_quota.unwrap_or(1)),
+    ];
+    for (key, v) in at_least_one {
+        if v == 0 {
+            return Err((key, format!("{key} must be at least 1")));
+        }
+    }
+    Ok(())
+}
+
+/// Line of the first `key = …` inside the `[section]` table.
+fn line_of_section_key(text: &str, section: &str, key: &str) -> Option<usize> {
+    let header = format!("[{section}]");
+    let start = text.lines().position(|l| l.trim() == header)?;
+    text.lines()
+        .enumerate()
+        .skip(start + 1)
+        .take_while(|(_, l)| !l.trim_start().starts_with('['))
+        .find(|(_, l)| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|(i, _)| i + 1)
 }
 
 pub fn load_config(path: &Path) -> Result<Config, ConfigError> {
@@ -400,6 +548,36 @@ mod tests {
     }
 
     #[test]
+    fn web_settings() {
+        let c = parse_config(
+            Path::new("m"),
+            "hostname = \"a.b\"\n[web]\naccount_path = \"/account/\"\ntrusted_proxies = [\"127.0.0.1\"]\nadmin_session_idle_secs = 60\n",
+        )
+        .unwrap();
+        assert_eq!(c.web.account_path, "/account/");
+        assert_eq!(c.web.admin_path, "/admin/", "default kept");
+        assert_eq!(
+            c.web.trusted_proxies,
+            ["127.0.0.1".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(c.web.admin_session_idle_secs, 60);
+        assert_eq!(c.web.account_session_idle_secs, 24 * 3600);
+        for bad in [
+            "account_path = \"account\"",
+            "admin_path = \"/\"",
+            "admin_path = \"/a/../\"",
+            "account_session_idle_secs = 0",
+        ] {
+            let e = parse_config(
+                Path::new("m"),
+                &format!("hostname = \"a.b\"\n[web]\n{bad}\n"),
+            )
+            .unwrap_err();
+            assert_eq!(e.line, Some(3), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn defaults() {
         let c = parse_config(Path::new("m"), "hostname = \"mail.example.org\"\n").unwrap();
         assert_eq!(c.user, "moxd");
@@ -466,6 +644,44 @@ mod tests {
     }
 
     #[test]
+    fn imap_settings() {
+        let c = parse_config(
+            Path::new("m"),
+            "hostname = \"a.b\"\n[imap]\nmax_connections_per_ip = 5\ndefault_quota = 1000000\n",
+        )
+        .unwrap();
+        assert_eq!(c.imap.max_connections_per_ip, 5);
+        assert_eq!(c.imap.default_quota, Some(1_000_000));
+        assert_eq!(c.imap.idle_timeout_secs, 30 * 60, "default kept");
+        let d = parse_config(Path::new("m"), "hostname = \"a.b\"\n").unwrap();
+        assert_eq!(d.imap, ipc::config::ImapSettings::default());
+        // The line of the [imap] key, not of the [queue] key of that name.
+        let e = parse_config(
+            Path::new("m"),
+            "hostname = \"a.b\"\n[queue]\nmax_connections = 5\n[imap]\nmax_connections = 0\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(e.message.contains("max_connections"), "{e}");
+        let e = parse_config(
+            Path::new("m"),
+            "hostname = \"a.b\"\n[imap]\nidle_timeout_secs = 60\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        assert!(e.message.contains("RFC 9051"), "{e}");
+        let e = parse_config(
+            Path::new("m"),
+            "hostname = \"a.b\"\n[imap]\nmax_command_line = 100\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+        let e =
+            parse_config(Path::new("m"), "hostname = \"a.b\"\n[imap]\nbogus = 1\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+    }
+
+    #[test]
     fn packaged_examples_are_valid() {
         let c = parse_config(
             Path::new("packaging/moxd.toml"),
@@ -474,6 +690,8 @@ mod tests {
         .unwrap();
         assert_eq!(c.listeners.smtp, Some(25));
         assert_eq!(c.sandbox, SandboxMode::Required);
+        // The [imap] table documents the defaults.
+        assert_eq!(c.imap, ipc::config::ImapSettings::default());
         let d = parse_domains(
             Path::new("packaging/domains.toml"),
             include_str!("../../packaging/domains.toml"),
@@ -492,6 +710,7 @@ mod tests {
                 name: "a".into(),
                 addresses: vec!["a@example.org".into()],
             }],
+            dkim: Vec::new(),
         };
         save_domains(&p, &d).unwrap();
         assert_eq!(load_domains(&p).unwrap(), d);

@@ -193,6 +193,36 @@ async fn change(
     }
 }
 
+/// Whether the web worker may have the master carry out `req`: process
+/// status and the changes the admin web interface offers (as moxctl, so
+/// domains.toml stays in sync). Never deliveries, store connections,
+/// message reads or stopping the server.
+pub(crate) fn web_may(req: &ControlRequest) -> bool {
+    use ControlRequest::*;
+    matches!(
+        req,
+        Status
+            | DomainAdd { .. }
+            | DomainDel { .. }
+            | DomainList
+            | AccountAdd { .. }
+            | AccountDel { .. }
+            | AccountList
+            | SetPassword { .. }
+            | AddressAdd { .. }
+            | AddressDel { .. }
+    )
+}
+
+/// A control request from the web worker (refused unless [`web_may`]).
+pub(crate) async fn handle_for_web(m: &Arc<Master>, req: ControlRequest) -> ControlReply {
+    if !web_may(&req) {
+        tracing::warn!("control request from the web worker refused");
+        return ControlReply::Error("not allowed for the web interface".into());
+    }
+    handle(m, req, Vec::new()).await.0
+}
+
 async fn handle(
     m: &Arc<Master>,
     req: ControlRequest,
@@ -357,6 +387,8 @@ async fn handle(
         ControlRequest::QueueRelease { id } => simple(m, StoreRequest::QueueRelease { id }).await,
         ControlRequest::QueueKick { id } => simple(m, StoreRequest::QueueKick { id }).await,
         ControlRequest::QueueDrop { id } => simple(m, StoreRequest::QueueDrop { id }).await,
+        ControlRequest::DkimGen { domain } => crate::dkim::generate(m, &domain).await,
+        ControlRequest::DnsRecords { domain } => crate::dkim::records(m, &domain),
     };
     (reply, None)
 }
@@ -395,6 +427,7 @@ async fn deliver(
         flags: vec![],
         prefix: vec![],
         received: None,
+        parsed: None,
     });
     match client.call_fds(&req, &[fd.as_fd()]).await {
         Ok((StoreReply::Delivered(d), _)) => ControlReply::Delivered(d),

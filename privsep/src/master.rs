@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,7 +21,7 @@ use ipc::role::Peer;
 use ipc::sandbox::SandboxReport;
 use ipc::store::{StoreReply, StoreRequest};
 use ipc::{AsyncSender, Role};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::spawn::spawn_worker;
@@ -39,6 +40,8 @@ pub const STORE_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 pub const STORE_WAIT: Duration = Duration::from_secs(30);
 /// How long all workers get to report ready at start.
 pub const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a worker gets to answer a metrics request.
+pub const METRICS_WAIT: Duration = Duration::from_secs(2);
 
 pub type StoreClient = Client<StoreRequest, StoreReply>;
 
@@ -69,6 +72,11 @@ pub struct Settings {
     pub resolver: Option<std::net::SocketAddr>,
     pub queue: ipc::config::QueueSettings,
     pub smtp: ipc::config::SmtpSettings,
+    /// IMAP session limits; the store reads `default_quota`.
+    pub imap: ipc::config::ImapSettings,
+    pub web: ipc::config::WebSettings,
+    /// Message authentication on smtp-in (`enabled: false`: off).
+    pub auth: ipc::config::AuthSettings,
 }
 
 #[derive(Default)]
@@ -80,6 +88,8 @@ struct Slot {
     last_exit: Option<String>,
     sandbox: Option<SandboxReport>,
     fatal: Option<String>,
+    /// The running worker's channel (for metrics requests).
+    channel: Option<AsyncSender>,
 }
 
 pub struct Master {
@@ -100,6 +110,9 @@ pub struct Master {
     /// Serializes changes to domains.toml.
     pub domains_lock: tokio::sync::Mutex<()>,
     state_changed: Notify,
+    /// Metrics requests to workers waiting for their answer, by role and id.
+    metrics_waiters: Mutex<HashMap<(Role, u64), oneshot::Sender<String>>>,
+    next_request: AtomicU64,
 }
 
 impl Master {
@@ -122,6 +135,8 @@ impl Master {
             domains,
             domains_lock: tokio::sync::Mutex::new(()),
             state_changed: Notify::new(),
+            metrics_waiters: Mutex::new(HashMap::new()),
+            next_request: AtomicU64::new(1),
         })
     }
 
@@ -207,6 +222,20 @@ impl Master {
         self.shutdown.cancel();
     }
 
+    /// Ask a running worker to exit; its supervisor starts it again with a
+    /// fresh bootstrap (e.g. new DKIM keys for submission). Returns whether
+    /// one was running.
+    pub async fn restart(&self, role: Role) -> bool {
+        let tx = self.with_slot(role, |s| s.channel.clone());
+        match tx {
+            Some(tx) => {
+                tracing::info!(role = %role, "restarting worker");
+                tx.send(0, &MasterToWorker::Shutdown, &[]).await.is_ok()
+            }
+            None => false,
+        }
+    }
+
     fn token_for(&self, role: Role) -> &CancellationToken {
         if role == Role::Store {
             &self.stop_store
@@ -241,9 +270,19 @@ impl Master {
             tls: if store { None } else { s.tls.clone() },
             log_filter: s.log_filter.clone(),
             escape_probe: s.escape_probe.clone(),
-            resolver: (role == Role::Queue).then_some(s.resolver).flatten(),
+            resolver: matches!(role, Role::Queue | Role::SmtpIn)
+                .then_some(s.resolver)
+                .flatten(),
             queue: (role == Role::Queue).then(|| s.queue.clone()),
             smtp: matches!(role, Role::SmtpIn | Role::Submission).then(|| s.smtp.clone()),
+            imap: matches!(role, Role::Imap | Role::Store).then(|| s.imap.clone()),
+            web: (role == Role::Web).then(|| s.web.clone()),
+            auth: (role == Role::SmtpIn && s.auth.enabled).then(|| s.auth.clone()),
+            dkim: if role == Role::Submission {
+                crate::dkim::key_material(self)
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -273,6 +312,7 @@ impl Master {
             self.with_slot(role, |s| {
                 s.pid = None;
                 s.sandbox = None;
+                s.channel = None;
                 s.state = Some(if token.is_cancelled() {
                     WorkerState::Stopping
                 } else {
@@ -324,6 +364,7 @@ impl Master {
         };
         let reader = match setup.await {
             Ok(()) => {
+                self.with_slot(role, |s| s.channel = Some(tx.clone()));
                 let m = self.clone();
                 let tx2 = tx.clone();
                 Some(tokio::spawn(
@@ -412,8 +453,124 @@ impl Master {
                     self.with_slot(role, |s| s.fatal = Some(reason));
                     self.state_changed.notify_waiters();
                 }
+                WorkerToMaster::Metrics { text } => {
+                    let waiter = self
+                        .metrics_waiters
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&(role, msg.id));
+                    if let Some(w) = waiter {
+                        let _ = w.send(text);
+                    }
+                }
+                WorkerToMaster::Control(req) => {
+                    let (m, tx) = (self.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let reply = if role == Role::Web {
+                            crate::control::handle_for_web(&m, req).await
+                        } else {
+                            tracing::warn!(role = %role, "control request from a worker that may not make one");
+                            ipc::control::ControlReply::Error("not allowed".into())
+                        };
+                        let answer = MasterToWorker::ControlReply(reply);
+                        if let Err(e) = tx.send(msg.id, &answer, &[]).await {
+                            tracing::warn!(role = %role, error = %e, "answering control request");
+                        }
+                    });
+                }
+                WorkerToMaster::GatherMetrics => {
+                    let (m, tx) = (self.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let text = if role == Role::Web {
+                            m.gather_metrics().await
+                        } else {
+                            String::new()
+                        };
+                        let answer = MasterToWorker::GatheredMetrics { text };
+                        if let Err(e) = tx.send(msg.id, &answer, &[]).await {
+                            tracing::warn!(role = %role, error = %e, "answering metrics gathering");
+                        }
+                    });
+                }
             }
         }
+    }
+
+    /// Every process's metrics in Prometheus text exposition format: the
+    /// master's own (per role: up, restarts) and each running worker's
+    /// answer to a metrics request (a worker that does not answer within
+    /// [`METRICS_WAIT`] is left out).
+    pub async fn gather_metrics(self: &Arc<Self>) -> String {
+        let status = self.worker_status();
+        let mut out = String::new();
+        out.push_str(
+            "# HELP moxd_worker_up Whether the worker of a role is running (1) or not (0).\n",
+        );
+        out.push_str("# TYPE moxd_worker_up gauge\n");
+        for w in &status {
+            let up = u8::from(w.state == WorkerState::Running);
+            out.push_str(&format!("moxd_worker_up{{role=\"{}\"}} {up}\n", w.role));
+        }
+        out.push_str("# HELP moxd_worker_restarts_total Restarts of the worker of a role since the master started.\n");
+        out.push_str("# TYPE moxd_worker_restarts_total counter\n");
+        for w in &status {
+            out.push_str(&format!(
+                "moxd_worker_restarts_total{{role=\"{}\"}} {}\n",
+                w.role, w.restarts
+            ));
+        }
+        out.push_str("# HELP moxd_master_uptime_seconds Seconds since the master started.\n");
+        out.push_str("# TYPE moxd_master_uptime_seconds gauge\n");
+        out.push_str(&format!(
+            "moxd_master_uptime_seconds {}\n",
+            self.started.elapsed().as_secs()
+        ));
+        let channels: Vec<(Role, AsyncSender)> = {
+            let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots
+                .iter()
+                .filter(|(_, s)| s.state == Some(WorkerState::Running))
+                .filter_map(|(r, s)| Some((*r, s.channel.clone()?)))
+                .collect()
+        };
+        let mut asks = tokio::task::JoinSet::new();
+        for (role, tx) in channels {
+            let m = self.clone();
+            asks.spawn(async move {
+                let id = m.next_request.fetch_add(1, Ordering::Relaxed);
+                let (wtx, wrx) = oneshot::channel();
+                m.metrics_waiters
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert((role, id), wtx);
+                let answer = match tx.send(id, &MasterToWorker::MetricsRequest, &[]).await {
+                    Ok(()) => tokio::time::timeout(METRICS_WAIT, wrx)
+                        .await
+                        .ok()
+                        .and_then(Result::ok),
+                    Err(_) => None,
+                };
+                m.metrics_waiters
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&(role, id));
+                (role, answer)
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(r) = asks.join_next().await {
+            if let Ok(a) = r {
+                answers.push(a);
+            }
+        }
+        answers.sort_by_key(|(r, _)| *r);
+        for (role, answer) in answers {
+            match answer {
+                Some(text) => out.push_str(&text),
+                None => tracing::debug!(role = %role, "no metrics answer"),
+            }
+        }
+        out
     }
 
     /// A new connection to the store with the rights of `peer`: a

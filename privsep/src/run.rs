@@ -18,7 +18,14 @@ use crate::master::{Master, Settings};
 use crate::{control, listeners, logging, tls};
 
 /// Worker roles whose protocol is built; only their ports are opened.
-pub const BUILT_ROLES: &[Role] = &[Role::Store, Role::SmtpIn, Role::Submission, Role::Queue];
+pub const BUILT_ROLES: &[Role] = &[
+    Role::Store,
+    Role::SmtpIn,
+    Role::Submission,
+    Role::Queue,
+    Role::Web,
+    Role::Imap,
+];
 
 /// Roles that run without a listening socket: the store, and the queue
 /// (outbound delivery; it must run so queued mail leaves).
@@ -37,6 +44,10 @@ fn roles_to_run(bound: &[crate::master::BoundListener]) -> Vec<Role> {
 pub const LOCALSERVE_ACCOUNT: &str = "mox";
 pub const LOCALSERVE_ADDRESS: &str = "mox@localhost";
 pub const LOCALSERVE_PASSWORD: &str = "moxmoxmox";
+/// localserve's admin web interface password (as mox localserve).
+pub const LOCALSERVE_ADMIN_PASSWORD: &str = "moxadmin";
+/// Where localserve serves the account web interface (as mox localserve).
+pub const LOCALSERVE_ACCOUNT_PATH: &str = "/account/";
 /// localserve's ports: the standard ones + 1000.
 pub const LOCALSERVE_PORT_OFFSET: u16 = 1000;
 
@@ -148,6 +159,9 @@ fn serve_inner(path: &Path) -> Result<()> {
         resolver: cfg.resolver,
         queue: cfg.queue.clone(),
         smtp: cfg.smtp.clone(),
+        imap: cfg.imap.clone(),
+        web: cfg.web.clone(),
+        auth: cfg.auth.clone(),
     };
     run_master(settings, control, &cfg.control_socket, admin_gid, None)
 }
@@ -159,6 +173,10 @@ fn default_localserve_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."));
     base.join("moxd-localserve")
 }
+
+/// IMAP connections per IP address in localserve (all clients share
+/// 127.0.0.1 there; imaptest's default run uses 20 and reconnects).
+const LOCALSERVE_MAX_CONNECTIONS_PER_IP: u32 = 100;
 
 pub fn localserve(dir: Option<PathBuf>) -> i32 {
     exit_code(localserve_inner(dir.unwrap_or_else(default_localserve_dir)))
@@ -214,6 +232,7 @@ fn localserve_inner(dir: PathBuf) -> Result<()> {
                 name: LOCALSERVE_ACCOUNT.into(),
                 addresses: vec![LOCALSERVE_ADDRESS.into()],
             }],
+            dkim: Vec::new(),
         };
         config::save_domains(&domains_path, &d)?;
         d
@@ -242,6 +261,18 @@ fn localserve_inner(dir: PathBuf) -> Result<()> {
         resolver: None,
         queue: ipc::config::QueueSettings::default(),
         smtp: ipc::config::SmtpSettings::default(),
+        // Loopback only: test tools open many connections from one address.
+        imap: ipc::config::ImapSettings {
+            max_connections_per_ip: LOCALSERVE_MAX_CONNECTIONS_PER_IP,
+            ..Default::default()
+        },
+        web: ipc::config::WebSettings {
+            account_path: LOCALSERVE_ACCOUNT_PATH.into(),
+            ..Default::default()
+        },
+        // Mail comes from loopback test clients; there is no DNS to ask
+        // (the default: off).
+        auth: ipc::config::AuthSettings::default(),
     };
     let banner = Banner {
         dir,
@@ -333,8 +364,15 @@ async fn set_localserve_password(master: &Master) -> Result<()> {
         password: LOCALSERVE_PASSWORD.into(),
     };
     match client.call(&req).await? {
-        StoreReply::Ok => Ok(()),
+        StoreReply::Ok => {}
         other => bail!("setting localserve password: {other:?}"),
+    }
+    let req = StoreRequest::AdminPasswordSet {
+        password: LOCALSERVE_ADMIN_PASSWORD.into(),
+    };
+    match client.call(&req).await? {
+        StoreReply::Ok => Ok(()),
+        other => bail!("setting localserve admin password: {other:?}"),
     }
 }
 
@@ -345,6 +383,11 @@ fn print_banner(b: &Banner, ready_ms: u128) {
     println!("  directory: {}", b.dir.display());
     println!(
         "  account:   {LOCALSERVE_ADDRESS}  password: {LOCALSERVE_PASSWORD}  (catch-all: mail to any address lands here)"
+    );
+    println!(
+        "  web:       http://localhost:{}{LOCALSERVE_ACCOUNT_PATH} (account), http://localhost:{}/admin/ (admin password: {LOCALSERVE_ADMIN_PASSWORD})",
+        80 + LOCALSERVE_PORT_OFFSET,
+        80 + LOCALSERVE_PORT_OFFSET
     );
     if !b.first_run {
         println!(

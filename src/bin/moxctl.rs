@@ -44,6 +44,9 @@ enum Cmd {
     Address(AddressCmd),
     /// Set an account's password (read from the terminal, or stdin's first line).
     Setaccountpassword { account: String },
+    /// Set the admin web interface's password (read like setaccountpassword);
+    /// ends every admin web session.
+    Setadminpassword,
     /// Deliver a message read from stdin to an address's mailbox.
     Deliver {
         address: String,
@@ -54,6 +57,23 @@ enum Cmd {
     Queue(QueueCmd),
     #[command(subcommand)]
     Message(MessageCmd),
+    #[command(subcommand)]
+    Dkim(DkimCmd),
+    #[command(subcommand)]
+    Dns(DnsCmd),
+}
+
+#[derive(Subcommand)]
+enum DkimCmd {
+    /// Generate an Ed25519 and an RSA-2048 signing key for a domain, use
+    /// them for submitted mail, and print their DNS records.
+    Gen { domain: String },
+}
+
+#[derive(Subcommand)]
+enum DnsCmd {
+    /// The DNS records to publish for a domain: MX, SPF, DKIM, DMARC.
+    Records { domain: String },
 }
 
 #[derive(Subcommand)]
@@ -227,6 +247,33 @@ fn read_password(confirm: bool) -> Result<String> {
     Ok(pw)
 }
 
+/// The admin password lives in the store: ask the master for an
+/// administrator's store connection and set it there.
+fn set_admin_password(c: &mut BlockingConn, password: String) -> Result<()> {
+    use ipc::store::{StoreReply, StoreRequest};
+    c.send(1, &ControlRequest::StoreConnect, &[])?;
+    let m = c
+        .recv::<ControlReply>()?
+        .context("moxd closed the control connection")?;
+    let fd = match (m.body, m.fds.into_iter().next()) {
+        (ControlReply::StoreConnection, Some(fd)) => fd,
+        (ControlReply::Error(e), _) => bail!("{e}"),
+        (other, _) => bail!("unexpected reply {other:?}"),
+    };
+    let mut store = BlockingConn::new(UnixStream::from(fd));
+    handshake_blocking(&mut store, Peer::Admin).context("store hello")?;
+    store.send(1, &StoreRequest::AdminPasswordSet { password }, &[])?;
+    match store
+        .recv::<StoreReply>()?
+        .context("the store closed the connection")?
+        .body
+    {
+        StoreReply::Ok => Ok(()),
+        StoreReply::Error(e) => bail!("{e}"),
+        other => bail!("unexpected store reply {other:?}"),
+    }
+}
+
 fn stdin_to_memfd() -> Result<OwnedFd> {
     let fd =
         nix::sys::memfd::memfd_create(c"moxctl-deliver", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?;
@@ -376,6 +423,10 @@ fn run(cli: Cli) -> Result<()> {
             let password = read_password(true)?;
             simple(&mut c, ControlRequest::SetPassword { account, password })?
         }
+        Cmd::Setadminpassword => {
+            let password = read_password(true)?;
+            set_admin_password(&mut c, password)?
+        }
         Cmd::Deliver { address, mailbox } => {
             let fd = stdin_to_memfd()?;
             if let ControlReply::Delivered(d) = call(
@@ -430,6 +481,26 @@ fn run(cli: Cli) -> Result<()> {
                 call(&mut c, &ControlRequest::QueueEntries { domain }, &[])?
             {
                 print_queue(&q);
+            }
+        }
+        Cmd::Dkim(DkimCmd::Gen { domain }) => {
+            match call(&mut c, &ControlRequest::DkimGen { domain }, &[])? {
+                ControlReply::DnsRecords(lines) => {
+                    for l in lines {
+                        println!("{l}");
+                    }
+                }
+                other => bail!("unexpected reply {other:?}"),
+            }
+        }
+        Cmd::Dns(DnsCmd::Records { domain }) => {
+            match call(&mut c, &ControlRequest::DnsRecords { domain }, &[])? {
+                ControlReply::DnsRecords(lines) => {
+                    for l in lines {
+                        println!("{l}");
+                    }
+                }
+                other => bail!("unexpected reply {other:?}"),
             }
         }
         Cmd::Queue(QueueCmd::Kick { id }) => simple(&mut c, ControlRequest::QueueKick { id })?,

@@ -122,6 +122,18 @@ fn worker_main(role: Role) -> i32 {
             started.listeners,
         ),
         Role::Queue => daemons::queue::run(started.bootstrap, started.channel, started.sandbox),
+        Role::Imap => daemons::imapd::run(
+            started.bootstrap,
+            started.channel,
+            started.sandbox,
+            started.listeners,
+        ),
+        Role::Web => web::run(
+            started.bootstrap,
+            started.channel,
+            started.sandbox,
+            started.listeners,
+        ),
         other => Err(anyhow::anyhow!("role {other} is not built yet")),
     };
     match result {

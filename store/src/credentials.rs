@@ -23,8 +23,18 @@ const MECHANISMS: [ScramMechanism; 2] = [ScramMechanism::Sha256, ScramMechanism:
 
 impl Store {
     /// Derives and stores the salted keys of every SCRAM mechanism, with a
-    /// fresh random salt each.
+    /// fresh random salt each, and ends every web session of the account.
     pub fn set_password(&self, account: &str, password: &str) -> Result<()> {
+        self.set_password_keeping(account, password, None)
+    }
+
+    /// `set_password`, keeping the web session whose token hashes to `keep`.
+    pub(crate) fn set_password_keeping(
+        &self,
+        account: &str,
+        password: &str,
+        keep: Option<Vec<u8>>,
+    ) -> Result<()> {
         names::account_name(account)?;
         if password.is_empty() || password.len() > MAX_PASSWORD_LEN {
             return Err(StoreError::invalid(format!(
@@ -63,6 +73,12 @@ impl Store {
                 rusqlite::params![account, scram::name(mech), k.salt, k.iterations, k.stored_key, k.server_key],
             )?;
         }
+        // A new password ends the account's other web sessions (in the same
+        // transaction: no window where the old sessions outlive it).
+        tx.execute(
+            "DELETE FROM web_sessions WHERE interface = 'account' AND account = ?1 AND token_hash IS NOT ?2",
+            rusqlite::params![account, keep],
+        )?;
         tx.commit()?;
         Ok(())
     }

@@ -34,6 +34,7 @@ pub fn run(boot: WorkerBootstrap, channel: UnixStream, sandbox: SandboxReport) -
     store
         .set_catchall(boot.catchall_account.clone())
         .context("setting the catch-all account")?;
+    store.set_default_quota(boot.imap.as_ref().and_then(|i| i.default_quota));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(BLOCKING_THREADS)
@@ -73,7 +74,19 @@ async fn serve(store: Arc<Store>, channel: UnixStream, sandbox: SandboxReport) -
                     tracing::info!("shutdown requested");
                     break;
                 }
-                MasterToWorker::Bootstrap(_) | MasterToWorker::StoreConnection => {
+                MasterToWorker::MetricsRequest => {
+                    let text = metrics_text(store.stats());
+                    if let Err(e) = tx
+                        .send(msg.id, &WorkerToMaster::Metrics { text }, &[])
+                        .await
+                    {
+                        tracing::warn!(error = %e, "answering metrics request");
+                    }
+                }
+                MasterToWorker::Bootstrap(_)
+                | MasterToWorker::StoreConnection
+                | MasterToWorker::ControlReply(_)
+                | MasterToWorker::GatheredMetrics { .. } => {
                     tracing::warn!("unexpected message from master");
                 }
             },
@@ -93,4 +106,17 @@ async fn serve(store: Arc<Store>, channel: UnixStream, sandbox: SandboxReport) -
     tracker.wait().await;
     tracing::info!("store stopped");
     Ok(())
+}
+
+/// The store's counters in Prometheus text exposition format.
+fn metrics_text(s: crate::Stats) -> String {
+    format!(
+        "# HELP moxd_store_deliveries_total Deliveries committed since the store started.\n\
+         # TYPE moxd_store_deliveries_total counter\n\
+         moxd_store_deliveries_total {}\n\
+         # HELP moxd_store_delivery_batches_total Delivery transactions (group commits).\n\
+         # TYPE moxd_store_delivery_batches_total counter\n\
+         moxd_store_delivery_batches_total {}\n",
+        s.deliveries, s.delivery_batches
+    )
 }

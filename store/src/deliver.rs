@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex};
 
-use ipc::store::{ChangeEvent, Delivered, Delivery};
+use ipc::store::{AppendMessage, ChangeEvent, Delivered, Delivery};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::account::Account;
@@ -34,7 +34,7 @@ use crate::files::{self, TempPath};
 use crate::flags::FlagSet;
 use crate::mailbox::{find_mailbox, require_mailbox};
 use crate::names;
-use crate::store::{MAX_MESSAGE_SIZE, MAX_PREFIX_SIZE, Store, unix_now};
+use crate::store::{MAX_MESSAGE_SIZE, MAX_PARSED_SIZE, MAX_PREFIX_SIZE, Store, unix_now};
 
 /// Most deliveries committed in one transaction.
 pub const MAX_DELIVERY_BATCH: usize = 128;
@@ -48,6 +48,8 @@ pub(crate) struct Job {
     prefix: Vec<u8>,
     received: i64,
     size: u64,
+    /// Message structure from the delivering worker (opaque).
+    parsed: Option<Vec<u8>>,
     tmp: TempPath,
 }
 
@@ -122,10 +124,36 @@ impl Store {
                 "delivery prefix larger than {MAX_PREFIX_SIZE} bytes"
             )));
         }
+        check_parsed_size(d.parsed.as_deref())?;
         let acc = self.account(&d.account)?;
         // Refuse early, before copying the message.
         acc.read(|c| require_mailbox(c, &acc.name, &mailbox))?;
-        let prefix_len = d.prefix.len() as u64;
+        let job = self.spool(
+            msg,
+            mailbox,
+            flags,
+            d.prefix,
+            d.received.unwrap_or_else(unix_now),
+            d.parsed,
+        )?;
+        // The limit is checked before the group commit, so concurrent
+        // deliveries may exceed it by what they carry together.
+        self.check_quota(&acc, job.size)?;
+        acc.committer
+            .submit(job, |batch| self.commit_batch(&acc, batch))
+    }
+
+    /// Copies a message into tmp/ (fsynced) as a job for a commit.
+    fn spool(
+        &self,
+        msg: OwnedFd,
+        mailbox: String,
+        flags: FlagSet,
+        prefix: Vec<u8>,
+        received: i64,
+        parsed: Option<Vec<u8>>,
+    ) -> Result<Job> {
+        let prefix_len = prefix.len() as u64;
         let src = File::from(msg);
         let (tmp, file_len) = files::copy_to_tmp(
             &src,
@@ -140,18 +168,80 @@ impl Store {
             )),
             _ => e,
         })?;
-        drop(src);
-        let job = Job {
+        Ok(Job {
             ticket: 0,
             mailbox,
             flags,
-            received: d.received.unwrap_or_else(unix_now),
+            received,
             size: prefix_len + file_len,
-            prefix: d.prefix,
+            parsed,
+            prefix,
             tmp,
-        };
-        acc.committer
-            .submit(job, |batch| self.commit_batch(&acc, batch))
+        })
+    }
+
+    /// IMAP APPEND and MULTIAPPEND (RFC 3502 §6.3.11): every message is
+    /// stored, in one transaction, or none is. One fd per message.
+    pub fn append(
+        &self,
+        account: &str,
+        mailbox: &str,
+        messages: Vec<AppendMessage>,
+        fds: Vec<OwnedFd>,
+    ) -> Result<(i64, u32, Vec<u32>)> {
+        let mailbox = names::mailbox_name(mailbox)?;
+        if messages.is_empty() || messages.len() != fds.len() {
+            return Err(StoreError::invalid(format!(
+                "{} messages but {} file descriptors",
+                messages.len(),
+                fds.len()
+            )));
+        }
+        let acc = self.account(account)?;
+        acc.read(|c| require_mailbox(c, &acc.name, &mailbox))?;
+        let now = unix_now();
+        let mut jobs = Vec::with_capacity(messages.len());
+        for (m, fd) in messages.into_iter().zip(fds) {
+            check_parsed_size(m.parsed.as_deref())?;
+            let flags = FlagSet::parse(&m.flags)?;
+            jobs.push(self.spool(
+                fd,
+                mailbox.clone(),
+                flags,
+                Vec::new(),
+                m.received.unwrap_or(now),
+                m.parsed,
+            )?);
+        }
+        for (i, job) in jobs.iter_mut().enumerate() {
+            job.ticket = i as u64;
+        }
+        let total: u64 = jobs.iter().map(|j| j.size).sum();
+        let mut rejected = Vec::new();
+        let delivered = acc.write(|conn, events| {
+            // Checked under the writer lock: exact for APPEND.
+            self.check_quota(&acc, total)?;
+            commit_jobs(conn, &acc, jobs, &mut rejected, events, true)
+        })?;
+        if let Some((_, Err(e))) = rejected.into_iter().next() {
+            return Err(e);
+        }
+        let first = delivered
+            .first()
+            .map(|(_, d)| d.mailbox_id)
+            .ok_or_else(|| StoreError::temporary("append stored nothing"))?;
+        let uidvalidity = acc.read(|c| {
+            Ok(c.query_row(
+                "SELECT uidvalidity FROM mailboxes WHERE id = ?1",
+                [first],
+                |r| r.get(0),
+            )?)
+        })?;
+        Ok((
+            first,
+            uidvalidity,
+            delivered.into_iter().map(|(_, d)| d.uid).collect(),
+        ))
     }
 
     /// Commits one batch; every job of it gets a result.
@@ -162,7 +252,7 @@ impl Store {
         let tickets: Vec<u64> = jobs.iter().map(|j| j.ticket).collect();
         let mut results: Outcome = Vec::with_capacity(jobs.len());
         let committed =
-            acc.write(|conn, events| commit_jobs(conn, acc, jobs, &mut results, events));
+            acc.write(|conn, events| commit_jobs(conn, acc, jobs, &mut results, events, false));
         match committed {
             Ok(delivered) => {
                 self.counters
@@ -186,13 +276,15 @@ impl Store {
 }
 
 /// The transaction of one batch. Jobs refused on their own (mailbox gone,
-/// uids exhausted) are answered in `rejected` and do not fail the others.
+/// uids exhausted) are answered in `rejected` and do not fail the others,
+/// unless `all_or_none`: then nothing is committed.
 fn commit_jobs(
     conn: &mut Connection,
     acc: &Account,
     jobs: Vec<Job>,
     rejected: &mut Outcome,
     events: &mut Vec<ChangeEvent>,
+    all_or_none: bool,
 ) -> Result<Vec<(u64, Delivered)>> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let now = unix_now();
@@ -204,8 +296,8 @@ fn commit_jobs(
     {
         let mut insert = tx.prepare_cached(
             "INSERT INTO messages
-               (mailbox_id, uid, modseq, createseq, expunged, flags, keywords, size, received, save_date, msg_prefix)
-             VALUES (?1, ?2, ?3, ?3, 0, ?4, ?5, ?6, ?7, ?8, ?9)",
+               (mailbox_id, uid, modseq, createseq, expunged, flags, keywords, size, received, save_date, msg_prefix, parsed)
+             VALUES (?1, ?2, ?3, ?3, 0, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )?;
         for job in jobs {
             let entry = match boxes.get(&job.mailbox) {
@@ -245,6 +337,7 @@ fn commit_jobs(
                 job.received,
                 now,
                 job.prefix,
+                job.parsed,
             ])?;
             let message_id = tx.last_insert_rowid();
             boxes.insert(job.mailbox.clone(), Some((mailbox_id, next_uid)));
@@ -260,7 +353,8 @@ fn commit_jobs(
             ));
         }
     }
-    if accepted.is_empty() {
+    if accepted.is_empty() || (all_or_none && !rejected.is_empty()) {
+        // Dropping `tx` rolls back.
         return Ok(Vec::new());
     }
     for (mailbox_id, (uidnext, mb_modseq)) in &touched {
@@ -320,4 +414,14 @@ fn place_files(
         files::fsync_dir(msg_dir)?;
     }
     Ok(())
+}
+
+/// Refuses a message structure larger than [`MAX_PARSED_SIZE`].
+fn check_parsed_size(parsed: Option<&[u8]>) -> Result<()> {
+    match parsed {
+        Some(p) if p.len() > MAX_PARSED_SIZE => Err(StoreError::invalid(format!(
+            "message structure larger than {MAX_PARSED_SIZE} bytes"
+        ))),
+        _ => Ok(()),
+    }
 }

@@ -25,6 +25,7 @@ const KNOWN: &[(u32, &str)] = &[
 ];
 
 pub const SEEN: u32 = 1 << 0;
+pub const DELETED: u32 = 1 << 3;
 
 /// Parsed flags of one message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! data/
-//!   system.db              domains, addresses, accounts' credentials, queue rows
+//!   system.db              domains, addresses, accounts' credentials, queue rows,
+//!                          web sessions, the admin password hash
 //!   accounts/NAME/index.db one SQLite (WAL) per account: mailboxes, messages, modseq counter
 //!   accounts/NAME/msg/D/ID message files as received (D = ID >> 13)
 //!   queue/msg/D/ID         outbound message files
@@ -25,16 +26,20 @@ mod error;
 mod events;
 mod files;
 mod flags;
+mod imap;
 mod mailbox;
+mod message_ops;
 mod messages;
 mod migrations;
 mod names;
 mod queue;
+mod quota;
 mod recovery;
 pub mod scram;
 pub mod server;
 mod store;
 mod subscribe;
+mod websession;
 
 pub use authlimit::{FAILED_AUTH_PER_DAY, FAILED_AUTH_PER_MINUTE};
 pub use credentials::MAX_PASSWORD_LEN;
@@ -44,3 +49,6 @@ pub use events::EVENT_CHANNEL_CAPACITY;
 pub use messages::MessageFile;
 pub use queue::{MAX_QUEUE_OPTIONS, MAX_QUEUE_RECIPIENTS};
 pub use store::{MAX_MESSAGE_SIZE, MAX_PREFIX_SIZE, Stats, Store};
+pub use websession::{
+    ADMIN_PASSWORD_ITERATIONS, MAX_ACCOUNT_SESSIONS, MAX_ADMIN_SESSIONS, MAX_SESSION_IDLE_SECS,
+};

@@ -83,11 +83,12 @@ impl Store {
         acc.read(|c| {
             let mut stmt = c.prepare(
                 "SELECT m.id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.modseq,
-                        COUNT(x.id), COALESCE(SUM((x.flags & ?1) = 0), 0), COALESCE(SUM(x.size), 0)
+                        COUNT(x.id), COALESCE(SUM((x.flags & ?1) = 0), 0), COALESCE(SUM(x.size), 0),
+                        COALESCE(SUM((x.flags & ?2) != 0), 0)
                  FROM mailboxes m LEFT JOIN messages x ON x.mailbox_id = m.id AND x.expunged = 0
                  GROUP BY m.id ORDER BY m.name != 'Inbox', m.name",
             )?;
-            let rows = stmt.query_map([flags::SEEN], |r| {
+            let rows = stmt.query_map([flags::SEEN, flags::DELETED], |r| {
                 Ok(MailboxInfo {
                     id: r.get(0)?,
                     name: r.get(1)?,
@@ -98,6 +99,7 @@ impl Store {
                     messages: r.get(6)?,
                     unseen: r.get(7)?,
                     size: r.get(8)?,
+                    deleted: r.get(9)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -106,6 +108,17 @@ impl Store {
 
     /// Creates a mailbox and any missing parents; returns its id.
     pub fn mailbox_create(&self, account: &str, name: &str) -> Result<i64> {
+        self.mailbox_create_with(account, name, None)
+    }
+
+    /// Creates a mailbox with an RFC 6154 attribute (already checked) and
+    /// any missing parents, in one transaction; returns its id.
+    pub(crate) fn mailbox_create_with(
+        &self,
+        account: &str,
+        name: &str,
+        special_use: Option<&str>,
+    ) -> Result<i64> {
         let name = names::mailbox_name(name)?;
         let acc = self.account(account)?;
         acc.write(|conn, events| {
@@ -116,6 +129,12 @@ impl Store {
             let modseq = next_modseq(&tx)?;
             let parents = create_parents(&tx, &name, modseq)?;
             let id = insert_mailbox(&tx, &name, modseq)?;
+            if let Some(special) = special_use {
+                tx.execute(
+                    "UPDATE mailboxes SET special_use = ?1 WHERE id = ?2",
+                    rusqlite::params![special, id],
+                )?;
+            }
             tx.commit()?;
             for created in parents.into_iter().chain([name]) {
                 events.push(ChangeEvent::MailboxCreated {
@@ -156,9 +175,11 @@ impl Store {
                 renames.push((child, new));
             }
             for (old, new) in &renames {
+                // The modseq of a mailbox is that of its messages' last
+                // change (RFC 7162 §3.1.2); a rename changes none.
                 tx.execute(
-                    "UPDATE mailboxes SET name = ?1, modseq = ?2 WHERE name = ?3",
-                    rusqlite::params![new, modseq, old],
+                    "UPDATE mailboxes SET name = ?1 WHERE name = ?2",
+                    rusqlite::params![new, old],
                 )?;
                 tx.execute(
                     "UPDATE OR IGNORE subscriptions SET name = ?1 WHERE name = ?2",

@@ -100,6 +100,46 @@ const SYSTEM_STEPS: &[&str] = &[
                lower(substr(j.value, instr(j.value, '@') + 1)), q.next_attempt
         FROM queue q, json_each(q.recipients) j;
     ",
+    // 3: per-account storage limit in octets (RFC 9208 QUOTA); NULL: the
+    // configured default.
+    r"
+    ALTER TABLE accounts ADD COLUMN quota INTEGER;
+    ",
+    // 4: web interface login sessions (token and CSRF token kept only as
+    // SHA-256 hashes; account NULL for the admin interface), the admin
+    // password (salted PBKDF2-HMAC-SHA256) and recorded web login attempts.
+    r"
+    CREATE TABLE web_sessions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        interface TEXT NOT NULL,
+        account TEXT REFERENCES accounts(name) ON DELETE CASCADE,
+        token_hash BLOB NOT NULL UNIQUE,
+        csrf_hash BLOB NOT NULL,
+        created INTEGER NOT NULL,
+        last_use INTEGER NOT NULL,
+        idle INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        remote_ip TEXT NOT NULL,
+        user_agent TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX web_sessions_owner ON web_sessions(interface, account, last_use);
+    CREATE INDEX web_sessions_expires ON web_sessions(expires);
+    CREATE TABLE admin_password (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        salt BLOB NOT NULL,
+        iterations INTEGER NOT NULL,
+        hash BLOB NOT NULL
+    ) STRICT;
+    CREATE TABLE login_attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        account TEXT NOT NULL REFERENCES accounts(name) ON DELETE CASCADE,
+        time INTEGER NOT NULL,
+        remote_ip TEXT NOT NULL,
+        user_agent TEXT NOT NULL,
+        success INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX login_attempts_account ON login_attempts(account, id);
+    ",
 ];
 
 const ACCOUNT_STEPS: &[&str] = &[
@@ -159,6 +199,12 @@ const ACCOUNT_STEPS: &[&str] = &[
         ORDER BY d.n;
     UPDATE sync_state SET next_uidvalidity = next_uidvalidity + 6;
     INSERT INTO subscriptions (name) SELECT name FROM mailboxes;
+    ",
+    // 2: the message structure computed by the delivering worker (opaque
+    // to the store), and expunge tombstones by modseq for QRESYNC.
+    r"
+    ALTER TABLE messages ADD COLUMN parsed BLOB;
+    CREATE INDEX messages_mailbox_uid_live ON messages(mailbox_id, expunged, uid);
     ",
 ];
 

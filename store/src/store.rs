@@ -21,6 +21,8 @@ use crate::recovery;
 pub const MAX_MESSAGE_SIZE: u64 = 100 * 1024 * 1024;
 /// Largest delivery prefix (headers added at delivery).
 pub const MAX_PREFIX_SIZE: usize = 256 * 1024;
+/// Largest serialized message structure kept beside a message.
+pub const MAX_PARSED_SIZE: usize = 2 * 1024 * 1024;
 
 /// The storage engine. `Send + Sync`; share it in an `Arc`.
 #[derive(Debug)]
@@ -35,6 +37,8 @@ pub struct Store {
     pub(crate) counters: Counters,
     /// Failed-login limits per remote IP class, shared by every protocol.
     pub(crate) auth_limits: Mutex<crate::authlimit::AuthLimits>,
+    /// Storage limit of accounts without their own (RFC 9208).
+    pub(crate) default_quota: RwLock<Option<u64>>,
     tmp_seq: AtomicU64,
     /// Held open for the lock on the data directory.
     _lock: File,
@@ -87,6 +91,7 @@ impl Store {
             catchall: RwLock::new(None),
             counters: Counters::default(),
             auth_limits: Mutex::new(crate::authlimit::AuthLimits::new()),
+            default_quota: RwLock::new(None),
             tmp_seq: AtomicU64::new(0),
             _lock: dir_lock,
         })

@@ -18,7 +18,8 @@ fn reopen_keeps_data_and_does_not_migrate_again() {
     let system = dir.path().join("system.db");
     let index = dir.path().join("accounts/mox/index.db");
     let (v_sys, v_acc) = (common::user_version(&system), common::user_version(&index));
-    assert_eq!((v_sys, v_acc), (2, 1));
+    // Every step applied (system.db has at least 3, index.db at least 2).
+    assert!(v_sys >= 3 && v_acc >= 2, "{v_sys} {v_acc}");
     for _ in 0..2 {
         let s = common::open(dir.path());
         assert_eq!(s.domain_list().unwrap(), ["example.org"]);

@@ -273,6 +273,7 @@ pub fn path_str(p: &Path) -> String {
     p.display().to_string()
 }
 
+pub mod imap_client;
 pub mod smtp_client;
 
 /// A message as the store holds it: the prefix moxd added at delivery
@@ -613,5 +614,77 @@ impl Server {
         };
         s.try_wait_ready()?;
         Ok(s)
+    }
+}
+
+/// A `moxd serve` with IMAP (143-style STARTTLS and 993-style implicit
+/// TLS) and SMTP listeners on free loopback ports, a self-signed
+/// certificate for mail.example.org and localhost, and alice's password
+/// set. Derefs to its [`Server`].
+pub struct ImapServer {
+    pub server: Server,
+    pub imap: std::net::SocketAddr,
+    pub imaps: std::net::SocketAddr,
+    pub smtp: std::net::SocketAddr,
+    /// The certificate (PEM), for clients to trust.
+    pub cert_pem: Vec<u8>,
+    /// Holds the certificate files.
+    pub tls_dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for ImapServer {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+/// alice's password on [`Server::serve_imap`] instances.
+pub const IMAP_ALICE_PASSWORD: &str = "correct horse battery";
+
+impl Server {
+    /// `moxd serve` with imap, imaps and smtp listeners on free ports of
+    /// 127.0.0.1. `extra` is appended to moxd.toml before `[tls]` (it may
+    /// hold an `[imap]` table).
+    pub fn serve_imap(extra: &str) -> ImapServer {
+        let tls_dir = tempdir();
+        let (cert, key) = (
+            tls_dir.path().join("cert.pem"),
+            tls_dir.path().join("key.pem"),
+        );
+        privsep::tls::ensure_self_signed(&cert, &key, &["mail.example.org", "localhost"])
+            .expect("self-signed certificate");
+        let cert_pem = std::fs::read(&cert).unwrap();
+        let mut last = String::new();
+        for _ in 0..BIND_ATTEMPTS {
+            let [imap, imaps, smtp] = free_ports();
+            let cfg = format!(
+                "{extra}\n[tls]\ncert = \"{}\"\nkey = \"{}\"\n\n[listeners]\nips = [\"127.0.0.1\"]\nimap = {imap}\nimaps = {imaps}\nsmtp = {smtp}\n",
+                cert.display(),
+                key.display()
+            );
+            match Server::try_serve(&cfg) {
+                Ok(server) => {
+                    set_password(&server, "alice", IMAP_ALICE_PASSWORD);
+                    let at = |p: u16| std::net::SocketAddr::from(([127, 0, 0, 1], p));
+                    return ImapServer {
+                        server,
+                        imap: at(imap),
+                        imaps: at(imaps),
+                        smtp: at(smtp),
+                        cert_pem,
+                        tls_dir,
+                    };
+                }
+                Err(e) if e.contains("in use") => last = e,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        panic!("no free ports after {BIND_ATTEMPTS} attempts:\n{last}");
+    }
+
+    /// The certificate localserve made for itself (PEM).
+    pub fn localserve_cert(&self) -> Vec<u8> {
+        std::fs::read(self.dir.path().join("tls/cert.pem")).expect("localserve certificate")
     }
 }

@@ -166,31 +166,8 @@ alias_maps =
 alias_database =
 biff = no
 EOF
-cat >"$PF/etc/master.cf" <<EOF
-$PF_IP:25 inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n -  0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n -  - trivial-rewrite
-bounce    unix  - - n -  0 bounce
-defer     unix  - - n -  0 bounce
-trace     unix  - - n -  0 bounce
-verify    unix  - - n -  1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -  - proxymap
-proxywrite unix - - n -  1 proxymap
-smtp      unix  - - n -  - smtp
-relay     unix  - - n -  - smtp
-showq     unix  n - n -  - showq
-error     unix  - - n -  - error
-retry     unix  - - n -  - error
-discard   unix  - - n -  - discard
-virtual   unix  - n n -  - virtual
-anvil     unix  - - n -  1 anvil
-scache    unix  - - n -  1 scache
-postlog   unix-dgram n - n - 1 postlogd
-EOF
+. "$(dirname "$0")/postfix.sh"
+postfix_master_cf "$PF/etc/master.cf" "$PF_IP:25" "virtual   unix  - n n -  - virtual"
 timeout 60 postfix -c "$PF/etc" check >/dev/null 2>&1 || true
 timeout 60 postfix -c "$PF/etc" start >/dev/null 2>&1 || fail "postfix start (see $PF/postfix.log)"
 t0=$SECONDS

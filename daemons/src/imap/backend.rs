@@ -179,6 +179,18 @@ pub trait Backend: Credentials + Send + Sync + 'static {
         async {}
     }
 
+    /// The mailbox's highest modseq as committed now, so that a session
+    /// can wait until the change events up to it have arrived. None: the
+    /// events of committed changes are always already there (tests).
+    fn mailbox_modseq(
+        &self,
+        account: &str,
+        mailbox_id: i64,
+    ) -> impl Future<Output = Result<Option<u64>, BackendError>> + Send {
+        let _ = (account, mailbox_id);
+        async { Ok(None) }
+    }
+
     /// The account's change events from now on, in commit order. A
     /// receiver that lags must resynchronise (the session re-reads the
     /// selected mailbox).

@@ -33,6 +33,9 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Each read of a literal must make progress within this time (threats
 /// T11: slow drip); mox uses 30 s.
 pub const LITERAL_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a command waits for the change events of changes already
+/// committed to the selected mailbox (see `Session::catch_up`).
+pub const CATCH_UP_WAIT: Duration = Duration::from_secs(1);
 /// A client that does not read our responses.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// TLS handshake after STARTTLS or on an implicit-TLS port.

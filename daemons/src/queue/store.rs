@@ -126,6 +126,8 @@ impl QueueStore {
             flags: vec![],
             prefix,
             received: None,
+            // Parsed by the IMAP worker on first access.
+            parsed: None,
         });
         match self.call_fds(&req, &[file.as_fd()]).await? {
             (StoreReply::Delivered(_), _) => Ok(()),

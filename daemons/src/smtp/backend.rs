@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::net::IpAddr;
 
+use policy::auth::Evaluation;
 use serde::{Deserialize, Serialize};
 
 use super::address::{Address, ReversePath};
@@ -69,6 +70,10 @@ pub struct Envelope {
     pub received_at: i64,
     /// Whether the message has octets above 127.
     pub eight_bit: bool,
+    /// Message authentication results (smtp-in with `[auth]` on).
+    pub authentication: Option<Evaluation>,
+    /// Deliver to the Junk mailbox (DMARC quarantine, DNSBL listing).
+    pub junk: bool,
 }
 
 /// The session's view of moxd. `Credentials` serves AUTH (submission).

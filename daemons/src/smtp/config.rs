@@ -2,8 +2,11 @@
 //! serves, its limits (each named, RFC 5321 §4.5.3), TLS and AUTH settings
 //! and the localserve switches (DESIGN.md "Run modes").
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use policy::auth::Authenticator;
+use policy::dkimsign::Signers;
 use tokio_rustls::TlsAcceptor;
 
 use crate::sasl::Mechanism;
@@ -136,6 +139,10 @@ pub struct Config {
     pub localserve: bool,
     /// Stricter checks: 8-bit data needs BODY=8BITMIME, parameters need EHLO.
     pub pedantic: bool,
+    /// Message authentication of incoming mail (smtp-in; None: off).
+    pub auth: Option<Arc<Authenticator>>,
+    /// DKIM keys that sign submitted mail (submission; None: no keys).
+    pub dkim: Option<Arc<Signers>>,
 }
 
 impl Config {
@@ -151,6 +158,8 @@ impl Config {
             auth_mechanisms: DEFAULT_MECHANISMS.to_vec(),
             localserve: false,
             pedantic: false,
+            auth: None,
+            dkim: None,
         }
     }
 }

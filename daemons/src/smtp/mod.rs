@@ -9,6 +9,8 @@
 //! - [`bdat`] — CHUNKING;
 //! - [`inspect`], [`spool`], [`received`] — the message on its way to the store;
 //! - [`localserve`] — fake failures for `moxd localserve`;
+//! - [`msgauth`] — SPF/DKIM/DMARC/iprev/DNSBL results of incoming mail;
+//! - [`dkim`] — DKIM signatures on submitted mail;
 //! - [`config`], [`backend`], [`session`] — the state machine and its inputs.
 
 pub mod address;
@@ -17,10 +19,12 @@ pub mod bdat;
 pub mod command;
 pub mod config;
 pub mod data;
+pub mod dkim;
 pub mod idna;
 pub mod inspect;
 pub mod localserve;
 pub mod mime_check;
+pub mod msgauth;
 pub mod params;
 pub mod received;
 pub mod reply;

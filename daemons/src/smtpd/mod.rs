@@ -14,6 +14,8 @@ use anyhow::{Context as _, Result, bail};
 use ipc::Role;
 use ipc::config::{Protocol, WorkerBootstrap};
 use ipc::sandbox::SandboxReport;
+use policy::auth::{AuthConfig, Authenticator};
+use policy::dkimsign::{Algorithm, DomainKey, Signers, SigningKey};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -72,6 +74,64 @@ fn session_config(boot: &WorkerBootstrap, protocol: Protocol, tls: Option<TlsCon
     cfg
 }
 
+/// The message authenticator of smtp-in, when `[auth]` is on; it asks
+/// `resolver` or the servers of resolv.conf (read before the first
+/// session, within the sandbox's resolver-file rule).
+fn authenticator(boot: &WorkerBootstrap) -> Result<Option<Arc<Authenticator>>> {
+    let Some(a) = boot
+        .auth
+        .as_ref()
+        .filter(|a| a.enabled && boot.role == Role::SmtpIn)
+    else {
+        return Ok(None);
+    };
+    let cfg = AuthConfig {
+        spf: a.spf,
+        dkim: a.dkim,
+        dmarc: a.dmarc,
+        iprev: a.iprev,
+        dnsbls: a.dnsbls.clone(),
+    };
+    let auth =
+        Authenticator::new(&boot.hostname, boot.resolver, cfg).context("message authentication")?;
+    tracing::info!(resolver = ?boot.resolver, dnsbls = a.dnsbls.len(), "message authentication on");
+    Ok(Some(Arc::new(auth)))
+}
+
+/// The DKIM keys of submission, from the key bytes the master sent; a key
+/// that does not load is left out (and logged).
+fn signers(boot: &WorkerBootstrap) -> Option<Arc<Signers>> {
+    if boot.role != Role::Submission {
+        return None;
+    }
+    let keys: Vec<DomainKey> = boot
+        .dkim
+        .iter()
+        .filter_map(|k| {
+            let Some(alg) = Algorithm::from_name(&k.algorithm) else {
+                tracing::error!(domain = %k.domain, selector = %k.selector, algorithm = %k.algorithm, "unknown DKIM algorithm");
+                return None;
+            };
+            match SigningKey::from_pem(alg, &k.private_key_pem) {
+                Ok(key) => Some(DomainKey {
+                    domain: k.domain.to_ascii_lowercase(),
+                    selector: k.selector.clone(),
+                    key,
+                }),
+                Err(e) => {
+                    tracing::error!(domain = %k.domain, selector = %k.selector, error = %e, "DKIM key does not load");
+                    None
+                }
+            }
+        })
+        .collect();
+    if keys.is_empty() {
+        return None;
+    }
+    tracing::info!(keys = keys.len(), "DKIM signing on");
+    Some(Arc::new(Signers::new(keys)))
+}
+
 fn tls_config(boot: &WorkerBootstrap) -> Result<Option<TlsConfig>> {
     let Some(m) = &boot.tls else { return Ok(None) };
     let server = worker::tls_server_config(m)?;
@@ -96,13 +156,20 @@ async fn serve(
     let specs = boot.listeners.clone();
     let tls = tls_config(&boot)?;
     let ctx = worker::start(boot, channel, sandbox).await?;
+    let auth = authenticator(&ctx.boot)?;
+    let signers = signers(&ctx.boot);
     let limits = Arc::new(ConnLimits::new());
     let tracker = TaskTracker::new();
     for (spec, fd) in specs.iter().zip(listeners) {
         let std = std::net::TcpListener::from(fd);
         std.set_nonblocking(true)?;
         let listener = TcpListener::from_std(std)?;
-        let cfg = Arc::new(session_config(&ctx.boot, spec.protocol, tls.clone()));
+        let mut cfg = session_config(&ctx.boot, spec.protocol, tls.clone());
+        match cfg.kind {
+            Kind::Incoming => cfg.auth = auth.clone(),
+            Kind::Submission => cfg.dkim = signers.clone(),
+        }
+        let cfg = Arc::new(cfg);
         let backend = Arc::new(StoreBackend::new(ctx.store.clone(), cfg.kind));
         tracing::info!(addr = %spec.addr, protocol = ?spec.protocol, "listening");
         tracker.spawn(accept_loop(

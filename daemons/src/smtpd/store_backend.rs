@@ -10,6 +10,7 @@ use ipc::store::{
 };
 use serde::Serialize;
 
+use crate::imap::parsed::ParsedMessage;
 use crate::sasl::{Credentials, SaslError};
 use crate::smtp::backend::{Backend, BackendError, Envelope};
 use crate::smtp::params::{MailParams, RcptParams};
@@ -18,6 +19,10 @@ use crate::worker::StoreHandle;
 
 /// Mailbox incoming mail is delivered to.
 pub const INBOX: &str = "Inbox";
+/// Mailbox for mail that message authentication quarantines.
+pub const JUNK: &str = "Junk";
+/// Flag set on quarantined mail (RFC 5788 registry).
+pub const JUNK_FLAG: &str = "$Junk";
 
 pub struct StoreBackend {
     store: StoreHandle,
@@ -40,9 +45,11 @@ impl StoreBackend {
                 StoreErrorKind::Temporary | StoreErrorKind::Forbidden => {
                     BackendError::Temporary(e.message)
                 }
-                StoreErrorKind::Invalid | StoreErrorKind::NotFound | StoreErrorKind::Exists => {
-                    BackendError::Permanent(e.message)
-                }
+                StoreErrorKind::Invalid
+                | StoreErrorKind::NotFound
+                | StoreErrorKind::Exists
+                | StoreErrorKind::OverQuota
+                | StoreErrorKind::Cannot => BackendError::Permanent(e.message),
             }),
             other => Ok(other),
         }
@@ -151,6 +158,9 @@ impl Backend for StoreBackend {
     }
 
     async fn deliver(&self, env: &Envelope, msg: MessageFile) -> Result<(), BackendError> {
+        // Message structure for IMAP, computed once here (the store never
+        // parses MIME).
+        let parsed = ParsedMessage::store_form_of(&msg.prefix, &msg.file, msg.size);
         let (fd, prefix) = msg.into_fd();
         let mut accounts: Vec<&str> = Vec::new();
         for r in &env.recipients {
@@ -217,10 +227,15 @@ impl Backend for StoreBackend {
         for account in accounts {
             let req = StoreRequest::Deliver(Delivery {
                 account: account.into(),
-                mailbox: INBOX.into(),
-                flags: vec![],
+                mailbox: if env.junk { JUNK } else { INBOX }.into(),
+                flags: if env.junk {
+                    vec![JUNK_FLAG.into()]
+                } else {
+                    vec![]
+                },
                 prefix: prefix.clone(),
                 received: Some(env.received_at),
+                parsed: parsed.clone(),
             });
             match client.call_fds(&req, &[fd.as_fd()]).await {
                 Ok((StoreReply::Delivered(d), _)) => {

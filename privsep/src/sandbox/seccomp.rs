@@ -147,6 +147,8 @@ const FILES: &[i64] = &[
     libc::SYS_mkdirat,
     libc::SYS_unlinkat,
     libc::SYS_renameat2,
+    // IMAP COPY shares a message file between mailboxes (hard link).
+    libc::SYS_linkat,
     libc::SYS_fsync,
     libc::SYS_fdatasync,
     libc::SYS_ftruncate,
@@ -294,6 +296,10 @@ fn groups(role: Role) -> &'static [Group] {
         Role::Store => &[Base, Files],
         Role::SmtpIn | Role::Submission | Role::Web => &[Base, ReadTree, Accept, Connect],
         Role::Queue => &[Base, ReadTree, Connect],
+        // IMAP: smtp-in's rights minus outbound connections and the
+        // resolver files it reads; APPEND data goes to the store in memory
+        // files (memfd_create, fcntl seals: Base), contents come back as
+        // descriptors it reads (pread64: Base).
         Role::Imap => &[Base, Accept],
         Role::Junk => &[Base],
     }
@@ -472,8 +478,13 @@ mod tests {
         let imap = allowed_syscalls(Role::Imap).expect("rules");
         let queue = allowed_syscalls(Role::Queue).expect("rules");
         let junk = allowed_syscalls(Role::Junk).expect("rules");
-        // Only the store renames and fsyncs.
-        for nr in [libc::SYS_renameat2, libc::SYS_fsync, libc::SYS_unlinkat] {
+        // Only the store renames, links and fsyncs.
+        for nr in [
+            libc::SYS_renameat2,
+            libc::SYS_fsync,
+            libc::SYS_unlinkat,
+            libc::SYS_linkat,
+        ] {
             assert!(store.contains(&nr));
             assert!(!imap.contains(&nr) && !queue.contains(&nr) && !junk.contains(&nr));
         }
@@ -483,6 +494,14 @@ mod tests {
             assert!(!store.contains(&nr) && !imap.contains(&nr) && !junk.contains(&nr));
         }
         assert!(imap.contains(&libc::SYS_accept4) && !queue.contains(&libc::SYS_accept4));
+        // The imap worker spools APPEND data in sealed memory files and
+        // reads message files by offset, but never reads directories.
+        for nr in [libc::SYS_memfd_create, libc::SYS_fcntl, libc::SYS_pread64] {
+            assert!(imap.contains(&nr), "imap needs syscall {nr}");
+        }
+        for nr in [libc::SYS_getdents64, libc::SYS_bind, libc::SYS_listen] {
+            assert!(!imap.contains(&nr), "imap must not have syscall {nr}");
+        }
         assert!(!store.contains(&libc::SYS_accept4));
     }
 

@@ -132,6 +132,10 @@ async fn subscribe(
                 // The subscriber missed events; it must resynchronise. Close
                 // so it notices instead of silently diverging.
                 tracing::warn!(%account, missed = n, "subscriber lagged; closing subscription");
+                let err = crate::StoreError::temporary(format!(
+                    "subscription lagged by {n} events; resubscribe and re-read"
+                ));
+                let _ = tx.send(id, &StoreReply::Error(err.into()), &[]).await;
                 return;
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,

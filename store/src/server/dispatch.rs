@@ -153,6 +153,196 @@ pub fn dispatch(
         QueueRelease { id } => ok(store.queue_hold(id, false)),
         QueueKick { id } => ok(store.queue_kick(id)),
         QueueDrop { id } => ok(store.queue_drop(id)),
+        MailboxCreate {
+            account,
+            name,
+            special_use,
+        } => match store.mailbox_create_special(&account, &name, special_use.as_deref()) {
+            Ok(_) => StoreReply::Ok,
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        MailboxDelete { account, name } => ok(store.mailbox_delete(&account, &name)),
+        MailboxRename { account, from, to } => ok(store.mailbox_rename(&account, &from, &to)),
+        MailboxStatus { account, name } => match store.mailbox_status(&account, &name) {
+            Ok(m) => StoreReply::Mailbox(Box::new(m)),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        SubscriptionList { account } => match store.subscriptions(&account) {
+            Ok(n) => StoreReply::Names(n),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        SubscriptionSet {
+            account,
+            name,
+            subscribed,
+        } => ok(store.subscription_set(&account, &name, subscribed)),
+        MailboxSelect {
+            account,
+            name,
+            after_uid,
+            limit,
+        } => match store.mailbox_select(&account, &name, after_uid, limit) {
+            Ok((mailbox, messages)) => StoreReply::Selected {
+                mailbox: Box::new(mailbox),
+                messages,
+            },
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        MessageMetas {
+            account,
+            mailbox_id,
+            uids,
+        } => match store.message_metas(&account, mailbox_id, &uids) {
+            Ok(m) => StoreReply::Metas(m),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        MessageContent {
+            account,
+            mailbox_id,
+            uid,
+        } => match store.message_content(&account, mailbox_id, uid) {
+            Ok(Some(c)) => {
+                return (
+                    StoreReply::Content {
+                        found: true,
+                        prefix: c.file.prefix,
+                        size: c.file.size,
+                        parsed: c.parsed,
+                    },
+                    Some(c.file.file.into()),
+                );
+            }
+            Ok(None) => StoreReply::Content {
+                found: false,
+                prefix: Vec::new(),
+                size: 0,
+                parsed: None,
+            },
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        Vanished {
+            account,
+            mailbox_id,
+            since,
+        } => match store.vanished(&account, mailbox_id, since) {
+            Ok(u) => StoreReply::Uids(u),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        Append {
+            account,
+            mailbox,
+            messages,
+        } => match store.append(&account, &mailbox, messages, fds) {
+            Ok((mailbox_id, uidvalidity, uids)) => StoreReply::Appended {
+                mailbox_id,
+                uidvalidity,
+                uids,
+            },
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        StoreFlags(change) => match store.store_flags(&change) {
+            Ok(r) => StoreReply::FlagsStored {
+                messages: r.messages,
+                modified: r.modified,
+            },
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        Copy {
+            account,
+            from_mailbox_id,
+            uids,
+            to,
+            expunge_source,
+        } => match store.copy_messages(&account, from_mailbox_id, &uids, &to, expunge_source) {
+            Ok(r) => StoreReply::Copied {
+                uidvalidity: r.uidvalidity,
+                mapping: r.mapping,
+            },
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        Expunge {
+            account,
+            mailbox_id,
+            uids,
+        } => match store.expunge_deleted(&account, mailbox_id, uids.as_deref()) {
+            Ok(u) => StoreReply::Uids(u),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        Quota { account } => match store.quota(&account) {
+            Ok((used, limit)) => StoreReply::Quota { used, limit },
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        QuotaSet { account, limit } => ok(store.quota_set(&account, limit)),
+        MessageParsedSet {
+            account,
+            mailbox_id,
+            uid,
+            parsed,
+        } => ok(store.message_parsed_set(&account, mailbox_id, uid, &parsed)),
+        MailboxModseq {
+            account,
+            mailbox_id,
+        } => match store.mailbox_modseq(&account, mailbox_id) {
+            Ok(m) => StoreReply::Modseq(m),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        WebSessionCreate {
+            interface,
+            account,
+            idle_secs,
+            remote_ip,
+            user_agent,
+        } => match store.web_session_create(
+            interface,
+            account.as_deref(),
+            idle_secs,
+            &remote_ip,
+            &user_agent,
+        ) {
+            Ok(s) => StoreReply::WebSessionCreated(s),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        WebSessionCheck {
+            interface,
+            token,
+            csrf,
+            touch,
+        } => match store.web_session_check(interface, &token, csrf.as_deref(), touch) {
+            Ok(s) => StoreReply::WebSessionChecked(s),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        WebSessionDelete { interface, token } => ok(store.web_session_delete(interface, &token)),
+        WebSessionList { interface, account } => {
+            match store.web_session_list(interface, account.as_deref()) {
+                Ok(s) => StoreReply::WebSessions(s),
+                Err(e) => StoreReply::Error(e.into()),
+            }
+        }
+        WebSessionDeleteOthers {
+            interface,
+            account,
+            keep_token,
+        } => ok(store.web_session_delete_others(interface, account.as_deref(), &keep_token)),
+        SetPasswordKeepSession {
+            account,
+            password,
+            keep_token,
+        } => ok(store.set_password_keep_session(&account, &password, &keep_token)),
+        AdminPasswordSet { password } => ok(store.admin_password_set(&password)),
+        AdminPasswordVerify { password } => match store.admin_password_verify(&password) {
+            Ok(b) => StoreReply::AdminVerified(b),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        LoginAttemptAdd {
+            login,
+            remote_ip,
+            user_agent,
+            success,
+        } => ok(store.login_attempt_add(&login, &remote_ip, &user_agent, success)),
+        LoginAttemptList { account } => match store.login_attempt_list(&account) {
+            Ok(a) => StoreReply::LoginAttempts(a),
+            Err(e) => StoreReply::Error(e.into()),
+        },
     };
     (reply, None)
 }

@@ -34,6 +34,36 @@ fn roles_for(req: &StoreRequest) -> &'static [Role] {
         | QueueRelease { .. }
         | QueueKick { .. }
         | QueueDrop { .. } => &[],
+        // IMAP sessions (and the web interface's mailbox overview).
+        MailboxCreate { .. }
+        | MailboxDelete { .. }
+        | MailboxRename { .. }
+        | SubscriptionList { .. }
+        | SubscriptionSet { .. }
+        | MailboxSelect { .. }
+        | MessageMetas { .. }
+        | MessageContent { .. }
+        | Vanished { .. }
+        | Append { .. }
+        | StoreFlags(_)
+        | Copy { .. }
+        | Expunge { .. }
+        | MessageParsedSet { .. }
+        | MailboxModseq { .. } => &[Imap],
+        MailboxStatus { .. } | Quota { .. } => &[Imap, Web],
+        QuotaSet { .. } => &[Web],
+        // Web interface sessions and logins: the web worker's alone.
+        WebSessionCreate { .. }
+        | WebSessionCheck { .. }
+        | WebSessionDelete { .. }
+        | WebSessionList { .. }
+        | WebSessionDeleteOthers { .. }
+        | SetPasswordKeepSession { .. }
+        | AdminPasswordVerify { .. }
+        | LoginAttemptAdd { .. }
+        | LoginAttemptList { .. } => &[Web],
+        // Administration (moxctl setadminpassword) only.
+        AdminPasswordSet { .. } => &[],
     }
 }
 
@@ -95,5 +125,47 @@ mod tests {
         ));
         assert!(allowed(Peer::Admin, &StoreRequest::QueueDrop { id: 1 }));
         assert!(!allowed(Peer::Control, &StoreRequest::Ping));
+        let check = StoreRequest::WebSessionCheck {
+            interface: ipc::store::WebInterface::Admin,
+            token: "t".into(),
+            csrf: None,
+            touch: true,
+        };
+        assert!(allowed(Peer::Worker(Web), &check));
+        for role in [SmtpIn, Submission, Queue, Imap, Junk] {
+            assert!(!allowed(Peer::Worker(role), &check), "{role}");
+        }
+        let set_admin = StoreRequest::AdminPasswordSet {
+            password: "x".into(),
+        };
+        assert!(!allowed(Peer::Worker(Web), &set_admin));
+        assert!(allowed(Peer::Admin, &set_admin));
+    }
+
+    #[test]
+    fn only_imap_reads_and_changes_mailboxes() {
+        let select = StoreRequest::MailboxSelect {
+            account: "a".into(),
+            name: "Inbox".into(),
+            after_uid: 0,
+            limit: 10,
+        };
+        let expunge = StoreRequest::Expunge {
+            account: "a".into(),
+            mailbox_id: 1,
+            uids: None,
+        };
+        for req in [&select, &expunge] {
+            assert!(allowed(Peer::Worker(Imap), req));
+            for role in [SmtpIn, Submission, Queue, Web, Junk] {
+                assert!(!allowed(Peer::Worker(role), req), "{role}");
+            }
+        }
+        let quota_set = StoreRequest::QuotaSet {
+            account: "a".into(),
+            limit: None,
+        };
+        assert!(!allowed(Peer::Worker(Imap), &quota_set));
+        assert!(allowed(Peer::Admin, &quota_set));
     }
 }

@@ -42,6 +42,7 @@ pub fn delivery(account: &str, mailbox: &str, prefix: &[u8], flags: &[&str]) -> 
         flags: flags.iter().map(|f| f.to_string()).collect(),
         prefix: prefix.to_vec(),
         received: Some(1_700_000_000),
+        parsed: None,
     }
 }
 

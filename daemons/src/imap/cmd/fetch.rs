@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::imap::backend::{Backend, FlagChange, FlagOp, MessageContent, MessageMeta};
 use crate::imap::parse::{FetchAttr, FetchModifiers, Partial, SequenceSet, in_ranges};
 use crate::imap::parsed::SectionError;
-use crate::imap::response::{Code, Data, FetchItem, NumSet, Rfc822Part};
+use crate::imap::response::{Code, Data, FetchItem, NumSet, Response, Rfc822Part, Status};
 use crate::imap::session::state::{State, wrong_state};
 use crate::imap::session::{CmdError, CmdResult, Done, Session};
 
@@ -221,8 +221,17 @@ where
                 ));
             }
         }
-        if modifiers.changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq) {
+        if (modifiers.changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq))
+            && !authed.enabled.condstore
+        {
             authed.enabled.condstore = true;
+            // RFC 7162 §3.1: CONDSTORE enabled with a mailbox selected
+            // tells the mailbox's HIGHESTMODSEQ.
+            self.send(&Response::untagged(
+                Status::Ok,
+                Some(Code::HighestModSeq(sel.highest_modseq)),
+                "CONDSTORE enabled",
+            ));
         }
         let enabled = authed.enabled;
         let account = authed.account.clone();

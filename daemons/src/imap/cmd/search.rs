@@ -208,7 +208,25 @@ where
                 SearchReturn::All | SearchReturn::Save => {}
             }
         }
-        if let Some(m) = highest {
+        // RFC 7162 §3.1.5: the highest mod-sequence of the messages
+        // returned; with only MIN and/or MAX, those are the messages.
+        let only_ends =
+            !returns.contains(&SearchReturn::All) && !returns.contains(&SearchReturn::Count);
+        let modseq = if only_ends {
+            let first = hits
+                .first()
+                .filter(|_| returns.contains(&SearchReturn::Min));
+            let last = hits.last().filter(|_| returns.contains(&SearchReturn::Max));
+            first
+                .into_iter()
+                .chain(last)
+                .map(|h| h.meta.modseq)
+                .max()
+                .filter(|_| with_modseq)
+        } else {
+            highest
+        };
+        if let Some(m) = modseq {
             items.push(EsearchItem::ModSeq(m));
         }
         self.send_data(Data::Esearch {

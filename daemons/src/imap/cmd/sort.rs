@@ -36,27 +36,30 @@ pub(crate) fn sent_date(h: &Hit) -> i64 {
         .unwrap_or(h.meta.internal_date)
 }
 
-fn first_mailbox(a: &[Address]) -> String {
-    a.iter()
-        .find(|x| x.host.is_some())
-        .and_then(|x| x.mailbox.clone())
-        .unwrap_or_default()
-        .to_lowercase()
+/// RFC 5256 §2.2 sorts with the i;ascii-casemap collation (RFC 4790
+/// §9.2): ASCII letters compared as upper case, so `[` and `_` sort
+/// after letters.
+fn casemap(s: &str) -> String {
+    s.to_ascii_uppercase()
 }
 
-/// RFC 5957 §3: display name, else the address.
+/// RFC 5256 §3: the addr-mailbox of the first address (of a group, its
+/// name, as the ENVELOPE gives it).
+fn first_mailbox(a: &[Address]) -> String {
+    casemap(a.first().and_then(|x| x.mailbox.as_deref()).unwrap_or(""))
+}
+
+/// RFC 5957 §3: display name of the first address, else its address
+/// (the mailbox alone when it has no host).
 fn display(a: &[Address]) -> String {
-    let Some(x) = a.iter().find(|x| x.host.is_some()) else {
+    let Some(x) = a.first() else {
         return String::new();
     };
-    match &x.name {
-        Some(n) => n.to_lowercase(),
-        None => format!(
-            "{}@{}",
-            x.mailbox.as_deref().unwrap_or(""),
-            x.host.as_deref().unwrap_or("")
-        )
-        .to_lowercase(),
+    let mailbox = x.mailbox.as_deref().unwrap_or("");
+    match (x.name.as_deref(), x.host.as_deref()) {
+        (Some(n), _) if !n.is_empty() => casemap(n),
+        (_, Some(h)) => casemap(&format!("{mailbox}@{h}")),
+        (_, None) => casemap(mailbox),
     }
 }
 
@@ -70,7 +73,9 @@ fn value(h: &Hit, key: SortKey) -> Value {
         SortKey::Cc => Value::Text(first_mailbox(&env.cc)),
         SortKey::From => Value::Text(first_mailbox(&env.from)),
         SortKey::To => Value::Text(first_mailbox(&env.to)),
-        SortKey::Subject => Value::Text(base_subject(env.subject.as_deref().unwrap_or(""))),
+        SortKey::Subject => {
+            Value::Text(casemap(&base_subject(env.subject.as_deref().unwrap_or(""))))
+        }
         SortKey::DisplayFrom => Value::Text(display(&env.from)),
         SortKey::DisplayTo => Value::Text(display(&env.to)),
     }

@@ -136,6 +136,29 @@ impl ParsedMessage {
         }
     }
 
+    /// The serialized form the store keeps beside a message (None when it
+    /// would not fit in one store request; readers then parse again).
+    pub fn to_store_form(&self) -> Option<Vec<u8>> {
+        ipc::codec::encode(self).ok()
+    }
+
+    /// Reads back [`ParsedMessage::to_store_form`]; None if it is not one.
+    pub fn from_store_form(bytes: &[u8]) -> Option<ParsedMessage> {
+        ipc::codec::decode(bytes).ok()
+    }
+
+    /// Describes the message a worker is about to hand to the store:
+    /// `prefix` then the first `size` octets of `file`, in store form.
+    pub fn store_form_of(prefix: &[u8], file: &std::fs::File, size: u64) -> Option<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let len = usize::try_from(size).ok()?;
+        let mut msg = Vec::with_capacity(prefix.len().saturating_add(len));
+        msg.extend_from_slice(prefix);
+        msg.resize(prefix.len() + len, 0);
+        file.read_exact_at(&mut msg[prefix.len()..], 0).ok()?;
+        ParsedMessage::from_bytes(&msg).to_store_form()
+    }
+
     pub fn root(&self) -> Option<&Part> {
         self.parts.first()
     }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::broadcast::error::TryRecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_util::sync::CancellationToken;
 
 pub use self::error::SessionError;
@@ -29,10 +29,10 @@ use self::state::State;
 pub(crate) use self::tls::TlsState;
 use crate::imap::backend::Backend;
 use crate::imap::capability::{self, Capability};
-use crate::imap::config::Config;
+use crate::imap::config::{CATCH_UP_WAIT, Config};
 use crate::imap::encode::Encoder;
 use crate::imap::parse::{CommandBody, Options};
-use crate::imap::response::{Code, Data, Response, Status};
+use crate::imap::response::{Code, Data, FetchItem, Response, Status};
 pub use crate::smtp::PeerInfo;
 
 pub struct Session<S, B> {
@@ -47,6 +47,9 @@ pub struct Session<S, B> {
     pub(crate) utf8: bool,
     errors: u32,
     pub(crate) auth_failures: u32,
+    /// The flags of the last FLAGS response (RFC 9051 §7.3.5): a keyword
+    /// not among them gets a new FLAGS response before a FETCH shows it.
+    flags_told: Vec<String>,
 }
 
 impl<S, B> Session<S, B>
@@ -66,6 +69,7 @@ where
             utf8: false,
             errors: 0,
             auth_failures: 0,
+            flags_told: Vec::new(),
         }
     }
 
@@ -158,6 +162,14 @@ where
                 | CommandBody::Sort { uid: false, .. }
                 | CommandBody::Thread { uid: false, .. }
         );
+        let catch_up = matches!(
+            cmd.body,
+            CommandBody::Noop
+                | CommandBody::Check
+                | CommandBody::Append { .. }
+                | CommandBody::Copy { .. }
+                | CommandBody::Move { .. }
+        );
         tracing::trace!(remote = %self.peer.remote, tag = %cmd.tag, command = cmd.body.name(), "imap command");
         self.updates(state, !seq_cmd).await?;
         let tag = cmd.tag.clone();
@@ -165,8 +177,58 @@ where
         if let Err(CmdError::Fatal(e)) = result {
             return Err(e);
         }
+        if catch_up {
+            self.catch_up(state, !seq_cmd).await?;
+        }
         self.updates(state, !seq_cmd).await?;
         self.finish(&tag, result)
+    }
+
+    /// Waits (at most [`CATCH_UP_WAIT`]) until the change events of every
+    /// change to the selected mailbox committed so far have arrived, so
+    /// that NOOP, CHECK and a session's own APPEND, COPY and MOVE show
+    /// them (RFC 9051 §6.1.2: NOOP is how a client polls for updates).
+    /// Events travel apart from command replies, so without this a change
+    /// another session just made could show only at the next command.
+    async fn catch_up(
+        &mut self,
+        state: &mut State,
+        allow_expunge: bool,
+    ) -> Result<(), SessionError> {
+        let Some((authed, sel)) = state.selected() else {
+            return Ok(());
+        };
+        let (account, id) = (authed.account.clone(), sel.id);
+        let target = match self.backend.mailbox_modseq(&account, id).await {
+            Ok(Some(t)) => t,
+            Ok(None) | Err(_) => return Ok(()),
+        };
+        let deadline = tokio::time::Instant::now() + CATCH_UP_WAIT;
+        loop {
+            self.take_in(state, Vec::new(), false, allow_expunge)
+                .await?;
+            let Some((authed, sel)) = state.selected() else {
+                return Ok(());
+            };
+            if sel.id != id || sel.highest_modseq >= target {
+                return Ok(());
+            }
+            match tokio::time::timeout_at(deadline, authed.changes.recv()).await {
+                Err(_) => {
+                    tracing::debug!(
+                        target,
+                        have = sel.highest_modseq,
+                        "imap: change events late"
+                    );
+                    return Ok(());
+                }
+                Ok(Ok(ev)) => self.take_in(state, vec![ev], false, allow_expunge).await?,
+                Ok(Err(RecvError::Lagged(_))) => {
+                    return self.take_in(state, Vec::new(), true, allow_expunge).await;
+                }
+                Ok(Err(RecvError::Closed)) => return Err(SessionError::StoreGone),
+            }
+        }
     }
 
     /// The tagged response for a command's result (the only place results
@@ -210,7 +272,36 @@ where
 
     /// Queue one response.
     pub(crate) fn send(&mut self, r: &Response) {
+        match r {
+            Response::Data(Data::Flags(f)) => self.flags_told = f.clone(),
+            Response::Data(Data::Fetch { items, .. }) => self.tell_new_keywords(items),
+            _ => {}
+        }
         Encoder { utf8: self.utf8 }.encode(r, self.io.out());
+    }
+
+    /// RFC 9051 §7.3.5 (RFC 3501 §7.2.6): FLAGS lists the flags that
+    /// apply in the mailbox, so a keyword another session (or this one)
+    /// just created is announced in an updated FLAGS response before the
+    /// FETCH that shows it; keywords announced once stay in the list.
+    fn tell_new_keywords(&mut self, items: &[FetchItem]) {
+        let before = self.flags_told.len();
+        for item in items {
+            let FetchItem::Flags(flags) = item else {
+                continue;
+            };
+            for f in flags {
+                if !f.starts_with('\\')
+                    && !self.flags_told.iter().any(|t| t.eq_ignore_ascii_case(f))
+                {
+                    self.flags_told.push(f.clone());
+                }
+            }
+        }
+        if self.flags_told.len() > before {
+            let update = Response::Data(Data::Flags(self.flags_told.clone()));
+            Encoder { utf8: self.utf8 }.encode(&update, self.io.out());
+        }
     }
 
     pub(crate) fn send_data(&mut self, d: Data) {

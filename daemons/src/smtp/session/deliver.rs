@@ -1,5 +1,7 @@
 //! The end of a transaction (after DATA's final dot or BDAT LAST): last
-//! checks, the headers moxd adds, and delivery through the backend. `250`
+//! checks, the headers moxd adds, DKIM signing on submission (`dkim`),
+//! message authentication on smtp-in (`msgauth`), and delivery through
+//! the backend. `250`
 //! only after the backend says the message is durable (RFC 5321 §4.1.1.4,
 //! §6.1); any backend failure is `451 4.3.0`.
 
@@ -12,6 +14,7 @@ use crate::smtp::backend::{Backend, BackendError, Envelope};
 use crate::smtp::config::Kind;
 use crate::smtp::inspect::Inspect;
 use crate::smtp::localserve::Stage;
+use crate::smtp::msgauth;
 use crate::smtp::params::Body;
 use crate::smtp::received::{self, Trace};
 use crate::smtp::reply::{Code, Esc, Reply};
@@ -111,6 +114,50 @@ where
                 return Ok(Reply::new(Code::TRANSACTION_FAILED, Esc::MEDIA, text));
             }
         }
+        if self.cfg.kind == Kind::Submission
+            && let Some(signers) = self.cfg.dkim.clone()
+            && let Err(e) = crate::smtp::dkim::sign(&signers, &mut msg, time)
+        {
+            tracing::warn!(error = %e, "DKIM signing failed");
+            return Ok(Reply::new(
+                Code::LOCAL_ERROR,
+                Esc::SYSTEM_TEMP,
+                "temporary failure, try again later",
+            ));
+        }
+        let mut authentication = None;
+        if self.cfg.kind == Kind::Incoming
+            && let Some(auth) = self.cfg.auth.clone()
+        {
+            let ip = self.peer.remote.ip();
+            let limit = self.cfg.limits.final_reply_timeout;
+            let eval = msgauth::evaluate(&auth, ip, &helo, &tx.from, &mut msg);
+            match tokio::time::timeout(limit, eval).await {
+                Ok(Ok(e)) => {
+                    if let Some(reply) = msgauth::refusal(&e) {
+                        tracing::info!(id, remote = %self.peer.remote, disposition = ?e.disposition, "message refused by policy");
+                        return Ok(reply);
+                    }
+                    authentication = Some(e);
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "reading spooled message for authentication");
+                    return Ok(Reply::new(
+                        Code::LOCAL_ERROR,
+                        Esc::SYSTEM_TEMP,
+                        "temporary failure, try again later",
+                    ));
+                }
+                Err(_) => {
+                    tracing::warn!(id, "message authentication timed out");
+                    return Ok(Reply::new(
+                        Code::LOCAL_ERROR,
+                        Esc::SYSTEM_TEMP,
+                        "temporary failure, try again later",
+                    ));
+                }
+            }
+        }
         let env = Envelope {
             kind: self.cfg.kind,
             id: id.clone(),
@@ -123,6 +170,8 @@ where
             tls: self.tls.as_ref().map(|t| t.info.clone()),
             received_at: time,
             eight_bit: found.eight_bit,
+            junk: authentication.as_ref().is_some_and(msgauth::quarantined),
+            authentication,
         };
         let limit = self.cfg.limits.final_reply_timeout;
         let result = match tokio::time::timeout(limit, self.backend.deliver(&env, msg)).await {
