@@ -88,7 +88,7 @@ dovecot_maildir() { echo "$DV/mail/$1/Maildir"; }
 # (cur/, unseen), the same shape as smtp-source's; Dovecot indexes them at
 # the first SELECT, which bench/run does before measuring.
 dovecot_fill() {
-    "$PY" "$BENCH/lib/maildirfill.py" "$(dovecot_maildir "$1")" "$2" "$SIZE" "$1" ||
+    "$PY" "$BENCH/lib/maildirfill.py" "$(dovecot_maildir "$1")" "$2" "$IMAP_SIZE" "$1" ||
         die "filling the Maildir of $1 failed"
     chown -R bench:bench "$DV/mail/$1"
 }

@@ -1,7 +1,8 @@
 # bench/run: the IMAP figures (3 and the IMAP half of 5). Sourced.
 # Both servers over implicit TLS with the same certificate, users
 # bench1..bench$IMAPTEST_USERS@bench.test for imaptest and
-# big<N>@bench.test holding N messages for each N in $IMAP_SIZES.
+# big<N>@bench.test holding N messages ($IMAP_SIZE body bytes) for each N
+# in $IMAP_SIZES.
 #  - imaptest (Dovecot's IMAP stress tool, built from bench/imaptest/):
 #    $IMAPTEST_CLIENTS clients for $IMAPTEST_SECS s, its default profile
 #    (random LOGIN/SELECT/FETCH/STORE/APPEND/EXPUNGE/LOGOUT mix with state
@@ -33,7 +34,7 @@ imap_fill() {
         if [ "$MOXD_IMAP" = 1 ]; then
             say "filling moxd's big$n@bench.test with $n messages over SMTP"
             t0=$(now)
-            spread timeout "$RUN_TIMEOUT" smtp-source -d -s "$FILL_SESSIONS" -m "$n" -l "$SIZE" -f src@bench.test \
+            spread timeout "$RUN_TIMEOUT" smtp-source -d -s "$FILL_SESSIONS" -m "$n" -l "$IMAP_SIZE" -f src@bench.test \
                 -t "big$n@bench.test" -S "moxd bench" "127.0.0.1:$MOXD_SMTP_PORT" >/dev/null 2>"$W/source.err" ||
                 die "filling moxd's big$n failed: $(tail -n 5 "$W/source.err")"
             [ "$(moxd_count "big$n")" = "$n" ] || die "moxd's big$n holds $(moxd_count "big$n") messages, expected $n"
