@@ -538,3 +538,106 @@ fn dkim_gen_signs_submissions_and_smtp_in_verifies_them() {
         );
     }
 }
+
+/// An aggregate report (RFC 7489 Appendix C) as a text/xml attachment.
+fn report_message(report_id: &str) -> Vec<u8> {
+    let xml = format!(
+        "<?xml version=\"1.0\"?>\r\n<feedback>\r\n<report_metadata><org_name>Reporter Org</org_name><email>dmarc@reporter.test</email><report_id>{report_id}</report_id><date_range><begin>1764028800</begin><end>1764115199</end></date_range></report_metadata>\r\n<policy_published><domain>example.org</domain><adkim>r</adkim><aspf>r</aspf><p>reject</p><sp>reject</sp><pct>100</pct></policy_published>\r\n<record><row><source_ip>192.0.2.1</source_ip><count>3</count><policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>pass</spf></policy_evaluated></row><identifiers><header_from>example.org</header_from></identifiers><auth_results><dkim><domain>example.org</domain><result>pass</result></dkim><spf><domain>example.org</domain><result>pass</result></spf></auth_results></record>\r\n<record><row><source_ip>198.51.100.9</source_ip><count>2</count><policy_evaluated><disposition>reject</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated></row><identifiers><header_from>example.org</header_from></identifiers><auth_results><spf><domain>spoofer.test</domain><result>fail</result></spf></auth_results></record>\r\n</feedback>\r\n"
+    );
+    format!(
+        "From: <dmarc@reporter.test>\r\nTo: <{ALICE}>\r\nSubject: Report Domain: example.org Submitter: reporter.test Report-ID: {report_id}\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nA DMARC aggregate report.\r\n--b1\r\nContent-Type: text/xml\r\nContent-Disposition: attachment; filename=\"reporter.test!example.org!1764028800!1764115199.xml\"\r\n\r\n{xml}--b1--\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn dmarc_reports_in_and_out() {
+    if !root_or_skip("dmarc_reports_in_and_out") {
+        return;
+    }
+    let mut records = zone();
+    records.push(txt("rua.test", "v=spf1 ip4:127.0.0.1 -all"));
+    records.push(txt(
+        "_dmarc.rua.test",
+        "v=DMARC1; p=none; rua=mailto:dmarc@rua.test",
+    ));
+    let _dns = TestDns::start(
+        SocketAddr::from((Ipv4Addr::new(127, 0, 53, 10), 53)),
+        records,
+    );
+    let s = Server::serve_smtp(&format!(
+        "resolver = \"127.0.53.10:53\"\n[auth]\nenabled = true\ndmarc_reports = \"{ALICE}\"\nsend_dmarc_reports = true\n"
+    ));
+    set_password(&s, "alice", ALICE_PASSWORD);
+
+    // Incoming: a report to the reporting address is parsed and listed.
+    let r = send(&s, "dmarc@reporter.test", &report_message("rep-1"));
+    assert_eq!(r.code, 250, "{r:?}");
+    let listed = common::wait_for(Duration::from_secs(30), || {
+        let out = s.moxctl(&["dmarc", "reports"]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.contains("rep-1").then_some(text)
+    })
+    .unwrap_or_else(|| panic!("report not listed:\n{}", s.output_text()));
+    for needle in ["Reporter Org", "example.org", "5 messages", "2 failed"] {
+        assert!(listed.contains(needle), "{needle:?} missing in {listed}");
+    }
+    let out = s.moxctl(&["dmarc", "reports", "--json"]);
+    let json = String::from_utf8_lossy(&out.stdout);
+    assert!(json.contains("198.51.100.9"), "{json}");
+
+    // Outgoing: mail from a domain with rua= leaves an evaluation.
+    let r = send(&s, "bounce@rua.test", &message("x@rua.test", "reported"));
+    assert_eq!(r.code, 250, "{r:?}");
+    let due = |s: &Server| match s.store_call(StoreRequest::DmarcEvaluationsDue {
+        before: i64::MAX,
+        limit: 100,
+    }) {
+        StoreReply::DmarcEvaluations(d) => d,
+        other => panic!("evaluations: {other:?}"),
+    };
+    let evals = due(&s);
+    assert_eq!(evals.len(), 1, "{evals:?}");
+    let (id, e) = evals[0].clone();
+    assert_eq!(e.policy_domain, "rua.test");
+    assert!(
+        e.row.contains("dmarc@rua.test") && e.row.contains("127.0.0.1"),
+        "{}",
+        e.row
+    );
+    // Make it yesterday's, and restart the queue worker, which reports
+    // finished days when it starts.
+    let mut old = e.clone();
+    old.received -= 2 * 86_400;
+    assert_eq!(
+        s.store_call(StoreRequest::DmarcEvaluationAdd(old)),
+        StoreReply::Ok
+    );
+    assert_eq!(
+        s.store_call(StoreRequest::DmarcEvaluationsDone { ids: vec![id] }),
+        StoreReply::Ok
+    );
+    let pid = s.worker_pid(ipc::Role::Queue).expect("queue worker");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill queue worker");
+    common::wait_for(Duration::from_secs(60), || {
+        let out = s.output_text();
+        out.contains("DMARC report queued").then_some(())
+    })
+    .unwrap_or_else(|| panic!("no report queued:\n{}", s.output_text()));
+    assert!(due(&s).is_empty(), "reported evaluations are removed");
+    // rua.test has no mail host: the report bounces to the reporting
+    // address, which shows what was sent.
+    let dsn = common::wait_for(Duration::from_secs(60), || {
+        mailbox(&s, "Inbox").into_iter().find(|m| {
+            let t = String::from_utf8_lossy(&m.file).into_owned();
+            t.contains("Report Domain: rua.test")
+        })
+    })
+    .unwrap_or_else(|| panic!("no bounce of the report:\n{}", s.output_text()));
+    let text = String::from_utf8_lossy(&dsn.file);
+    assert!(text.contains("dmarc@rua.test"), "{text}");
+}

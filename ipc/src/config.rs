@@ -109,7 +109,8 @@ pub struct WorkerBootstrap {
     pub imap: Option<ImapSettings>,
     /// Web interfaces (web only).
     pub web: Option<WebSettings>,
-    /// Message authentication of incoming mail (smtp-in only; None: off).
+    /// Message authentication of incoming mail (smtp-in) and DMARC
+    /// reports (smtp-in, queue); None: off.
     pub auth: Option<AuthSettings>,
     /// DKIM signing keys (submission only).
     pub dkim: Vec<DkimKeyMaterial>,
@@ -294,10 +295,12 @@ pub struct AuthSettings {
     /// listed client's messages go to Junk.
     pub dnsbls: Vec<String>,
     /// Local address that receives DMARC aggregate reports; its messages
-    /// are parsed and stored (None: reports are not collected).
+    /// are parsed and stored (None: reports are not collected). Also the
+    /// sender of the reports moxd sends.
     pub dmarc_reports: Option<String>,
     /// Send daily DMARC aggregate reports about received mail to the rua
-    /// addresses of the senders' domains (RFC 7489 §7.2).
+    /// addresses of the senders' domains (RFC 7489 §7.2); needs
+    /// `dmarc_reports`.
     pub send_dmarc_reports: bool,
 }
 

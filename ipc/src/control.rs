@@ -90,6 +90,11 @@ pub enum ControlRequest {
     DnsRecords {
         domain: String,
     },
+    /// Stored incoming DMARC aggregate reports, newest first; answered
+    /// with `DmarcReports`.
+    DmarcReports {
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +116,7 @@ pub enum ControlReply {
     QueueEntries(Vec<QueueEntry>),
     /// DNS records in zone-file syntax, one per line.
     DnsRecords(Vec<String>),
+    DmarcReports(Vec<crate::store::DmarcReportInfo>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -323,6 +323,61 @@ pub enum StoreRequest {
         account: String,
         mailbox_id: i64,
     },
+    /// smtp-in: one received message's DMARC evaluation, kept for the
+    /// aggregate report to its From domain (RFC 7489 §7.2).
+    DmarcEvaluationAdd(DmarcEvaluation),
+    /// Queue worker: evaluations received before `before` (unix seconds),
+    /// oldest first, at most `limit` (capped at [`MAX_PAGE`]); answered
+    /// with `DmarcEvaluations`.
+    DmarcEvaluationsDue {
+        before: i64,
+        limit: u32,
+    },
+    /// Queue worker: forget these evaluations (their report was queued).
+    DmarcEvaluationsDone {
+        ids: Vec<i64>,
+    },
+    /// smtp-in: an incoming aggregate report (RFC 7489 §7.2) for one of
+    /// our domains, parsed; a report already stored is not stored again.
+    DmarcReportAdd(DmarcReportInfo),
+    /// Stored incoming aggregate reports, newest first, at most `limit`;
+    /// answered with `DmarcReports`.
+    DmarcReportList {
+        limit: u32,
+    },
+}
+
+/// One message's DMARC evaluation, for outgoing aggregate reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DmarcEvaluation {
+    /// Unix seconds when the message was received.
+    pub received: i64,
+    /// The RFC5322.From domain whose policy applied, lower-case.
+    pub policy_domain: String,
+    /// The report row (policy crate), JSON; opaque to the store.
+    pub row: String,
+}
+
+/// An incoming DMARC aggregate report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DmarcReportInfo {
+    /// Store id (0 when adding).
+    pub id: i64,
+    /// Unix seconds when it arrived.
+    pub received: i64,
+    /// The reporting organization and its report id.
+    pub org_name: String,
+    pub report_id: String,
+    /// The policy domain reported on.
+    pub domain: String,
+    /// The period reported, unix seconds.
+    pub begin: i64,
+    pub end: i64,
+    /// Messages reported, and those of them that failed DMARC.
+    pub messages: u64,
+    pub failed: u64,
+    /// The whole report as JSON.
+    pub json: String,
 }
 
 /// Which web interface a session belongs to; each has its own cookie,
@@ -557,6 +612,9 @@ pub enum StoreReply {
     AdminVerified(bool),
     LoginAttempts(Vec<LoginAttempt>),
     Modseq(i64),
+    /// (store id, evaluation), oldest first.
+    DmarcEvaluations(Vec<(i64, DmarcEvaluation)>),
+    DmarcReports(Vec<DmarcReportInfo>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -290,6 +290,12 @@ pub fn parse_config(path: &Path, text: &str) -> Result<Config, ConfigError> {
             format!("dmarc_reports {a:?} is not an email address"),
         ));
     }
+    if cfg.auth.send_dmarc_reports && cfg.auth.dmarc_reports.is_none() {
+        return Err(err(
+            "send_dmarc_reports",
+            "send_dmarc_reports needs dmarc_reports, the address reports are sent from".into(),
+        ));
+    }
     let w = &cfg.web;
     for (key, path) in [
         ("account_path", &w.account_path),

@@ -389,6 +389,13 @@ async fn handle(
         ControlRequest::QueueDrop { id } => simple(m, StoreRequest::QueueDrop { id }).await,
         ControlRequest::DkimGen { domain } => crate::dkim::generate(m, &domain).await,
         ControlRequest::DnsRecords { domain } => crate::dkim::records(m, &domain),
+        ControlRequest::DmarcReports { limit } => {
+            match store_call(m, StoreRequest::DmarcReportList { limit }).await {
+                Ok(StoreReply::DmarcReports(r)) => ControlReply::DmarcReports(r),
+                Ok(other) => store_error(other),
+                Err(e) => e,
+            }
+        }
     };
     (reply, None)
 }

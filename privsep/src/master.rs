@@ -277,7 +277,8 @@ impl Master {
             smtp: matches!(role, Role::SmtpIn | Role::Submission).then(|| s.smtp.clone()),
             imap: matches!(role, Role::Imap | Role::Store).then(|| s.imap.clone()),
             web: (role == Role::Web).then(|| s.web.clone()),
-            auth: (role == Role::SmtpIn && s.auth.enabled).then(|| s.auth.clone()),
+            auth: (matches!(role, Role::SmtpIn | Role::Queue) && s.auth.enabled)
+                .then(|| s.auth.clone()),
             dkim: if role == Role::Submission {
                 crate::dkim::key_material(self)
             } else {

@@ -61,6 +61,22 @@ enum Cmd {
     Dkim(DkimCmd),
     #[command(subcommand)]
     Dns(DnsCmd),
+    #[command(subcommand)]
+    Dmarc(DmarcCmd),
+}
+
+#[derive(Subcommand)]
+enum DmarcCmd {
+    /// Incoming DMARC aggregate reports, newest first: when, reporter,
+    /// report id, domain, period, messages, DMARC failures.
+    Reports {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Whole reports as JSON, one per line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -488,6 +504,30 @@ fn run(cli: Cli) -> Result<()> {
                 ControlReply::DnsRecords(lines) => {
                     for l in lines {
                         println!("{l}");
+                    }
+                }
+                other => bail!("unexpected reply {other:?}"),
+            }
+        }
+        Cmd::Dmarc(DmarcCmd::Reports { limit, json }) => {
+            match call(&mut c, &ControlRequest::DmarcReports { limit }, &[])? {
+                ControlReply::DmarcReports(reports) => {
+                    for r in reports {
+                        if json {
+                            println!("{}", r.json);
+                        } else {
+                            println!(
+                                "{}\t{}\t{}\t{}\t{} - {}\t{} messages\t{} failed",
+                                utc(r.received),
+                                r.org_name,
+                                r.report_id,
+                                r.domain,
+                                utc(r.begin),
+                                utc(r.end),
+                                r.messages,
+                                r.failed
+                            );
+                        }
                     }
                 }
                 other => bail!("unexpected reply {other:?}"),

@@ -22,6 +22,7 @@ mod credentials;
 pub mod daemon;
 mod db;
 mod deliver;
+mod dmarc;
 mod error;
 mod events;
 mod files;

@@ -140,6 +140,31 @@ const SYSTEM_STEPS: &[&str] = &[
     ) STRICT;
     CREATE INDEX login_attempts_account ON login_attempts(account, id);
     ",
+    // 5: DMARC: evaluations of received mail kept for the aggregate
+    // reports moxd sends (row: the policy crate's JSON), and the aggregate
+    // reports others send us (json: the whole report).
+    r"
+    CREATE TABLE dmarc_evaluations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        received INTEGER NOT NULL,
+        policy_domain TEXT NOT NULL,
+        row TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX dmarc_evaluations_received ON dmarc_evaluations(received);
+    CREATE TABLE dmarc_reports (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        received INTEGER NOT NULL,
+        org_name TEXT NOT NULL,
+        report_id TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        begin INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        messages INTEGER NOT NULL,
+        failed INTEGER NOT NULL,
+        json TEXT NOT NULL,
+        UNIQUE (org_name, report_id)
+    ) STRICT;
+    ",
 ];
 
 const ACCOUNT_STEPS: &[&str] = &[

@@ -28,8 +28,10 @@ fail() { echo "FAIL [$NAME]: $*" >&2; exit 1; }
 note() { echo "[$NAME] $*"; }
 
 [ "$(id -u)" = 0 ] || fail "needs root (port 53 on $DNS_IP, a private mount namespace for dkimverify)"
-for t in nsd nsd-checkzone dkimsign dkimverify dknewkey openssl python3 unshare; do
-    command -v "$t" >/dev/null || fail "missing $t (tests/interop/run names its Debian package)"
+for tp in nsd:nsd nsd-checkzone:nsd dkimsign:python3-dkim dkimverify:python3-dkim \
+    dknewkey:python3-dkim openssl:openssl python3:python3 unshare:util-linux; do
+    command -v "${tp%%:*}" >/dev/null ||
+        fail "missing ${tp%%:*}: install the Debian package '${tp#*:}' (apt-get install ${tp#*:})"
 done
 
 WORK=$(mktemp -d "/tmp/moxd-interop-$NAME.XXXXXX")
@@ -106,7 +108,7 @@ EOF
 "$MOXD_BIN" serve -c "$MOX/moxd.toml" >"$MOX/moxd.log" 2>&1 &
 MOXD_PID=$!
 t0=$SECONDS
-until grep -q "moxd ready" "$MOX/moxd.log"; do
+until grep -q "moxd ready" "$MOX/moxd.log" 2>/dev/null; do
     kill -0 "$MOXD_PID" 2>/dev/null || fail "moxd exited before ready"
     ((SECONDS - t0 < WAIT)) || fail "moxd not ready within ${WAIT}s"
     sleep 0.2

@@ -11,6 +11,7 @@
 //! - [`dns`] — MX and address lookup (hickory-resolver);
 //! - [`client`] — the SMTP client (replies, EHLO, STARTTLS, DATA);
 //! - [`dsn`] — RFC 3464 delivery status notifications;
+//! - [`reports`] — daily DMARC aggregate reports (RFC 7489 §7.2);
 //! - [`backoff`], [`limits`], [`options`], [`message`], [`store`], [`localserve`].
 
 pub mod attempt;
@@ -23,6 +24,7 @@ pub mod localserve;
 pub mod message;
 pub mod options;
 pub mod remote;
+pub mod reports;
 pub mod scheduler;
 pub mod store;
 pub mod verdict;
@@ -107,6 +109,36 @@ async fn serve(boot: WorkerBootstrap, channel: UnixStream, sandbox: SandboxRepor
         retry_initial = ?ctx.settings.retry_initial,
         "queue running"
     );
+    if let Some(sender) = report_sender(&wctx) {
+        tokio::spawn(reports::run(Arc::new(sender), wctx.shutdown.clone()));
+    }
     scheduler::run(ctx, wctx.shutdown.clone()).await;
     Ok(())
+}
+
+/// The DMARC report sender, when `[auth] send_dmarc_reports` is on (with
+/// `dmarc_reports` as the reporting address).
+fn report_sender(w: &worker::WorkerContext) -> Option<reports::ReportSender> {
+    let a = w.boot.auth.as_ref().filter(|a| a.send_dmarc_reports)?;
+    let Some(email) = a.dmarc_reports.clone() else {
+        tracing::warn!("send_dmarc_reports without dmarc_reports: no reports sent");
+        return None;
+    };
+    let dns = match policy::auth::Dns::new(w.boot.resolver) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "DMARC reports: no resolver");
+            return None;
+        }
+    };
+    tracing::info!(from = %email, "DMARC aggregate reports on");
+    Some(reports::ReportSender {
+        store: w.store.clone(),
+        dns,
+        reporter: policy::reports::aggregate::Reporter {
+            org_name: w.boot.hostname.clone(),
+            email,
+            submitter: w.boot.hostname.clone(),
+        },
+    })
 }

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::net::IpAddr;
 
 use policy::auth::Evaluation;
+use policy::reports::incoming::ReportSummary;
 use serde::{Deserialize, Serialize};
 
 use super::address::{Address, ReversePath};
@@ -102,6 +103,25 @@ pub trait Backend: Credentials + Send + Sync {
     /// Count the outcome of a finished login attempt from `ip`.
     fn auth_record(&self, ip: IpAddr, success: bool) -> impl Future<Output = ()> + Send {
         let _ = (ip, success);
+        async {}
+    }
+
+    /// Keep a received message's DMARC evaluation (a report row, JSON)
+    /// for the aggregate report to `policy_domain`. Failures are logged,
+    /// never an SMTP error. The default (in-memory backends) drops it.
+    fn dmarc_evaluation(
+        &self,
+        received: i64,
+        policy_domain: &str,
+        row: String,
+    ) -> impl Future<Output = ()> + Send {
+        let _ = (received, policy_domain, row);
+        async {}
+    }
+
+    /// Store an incoming DMARC aggregate report (logged on failure).
+    fn dmarc_report(&self, report: ReportSummary) -> impl Future<Output = ()> + Send {
+        let _ = report;
         async {}
     }
 

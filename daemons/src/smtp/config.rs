@@ -143,6 +143,11 @@ pub struct Config {
     pub auth: Option<Arc<Authenticator>>,
     /// DKIM keys that sign submitted mail (submission; None: no keys).
     pub dkim: Option<Arc<Signers>>,
+    /// smtp-in: the address whose mail is parsed as DMARC aggregate
+    /// reports (lower-case; None: none is).
+    pub dmarc_reports: Option<String>,
+    /// smtp-in: keep DMARC evaluations for the aggregate reports we send.
+    pub record_dmarc: bool,
 }
 
 impl Config {
@@ -160,6 +165,8 @@ impl Config {
             pedantic: false,
             auth: None,
             dkim: None,
+            dmarc_reports: None,
+            record_dmarc: false,
         }
     }
 }

@@ -166,7 +166,13 @@ async fn serve(
         let listener = TcpListener::from_std(std)?;
         let mut cfg = session_config(&ctx.boot, spec.protocol, tls.clone());
         match cfg.kind {
-            Kind::Incoming => cfg.auth = auth.clone(),
+            Kind::Incoming => {
+                cfg.auth = auth.clone();
+                if let Some(a) = ctx.boot.auth.as_ref().filter(|a| a.enabled) {
+                    cfg.dmarc_reports = a.dmarc_reports.as_deref().map(str::to_ascii_lowercase);
+                    cfg.record_dmarc = a.send_dmarc_reports && a.dmarc;
+                }
+            }
             Kind::Submission => cfg.dkim = signers.clone(),
         }
         let cfg = Arc::new(cfg);

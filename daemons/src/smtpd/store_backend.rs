@@ -6,8 +6,10 @@ use std::net::IpAddr;
 use std::os::fd::AsFd;
 
 use ipc::store::{
-    Delivery, QueueAdd, ScramCredentials, ScramMechanism, StoreErrorKind, StoreReply, StoreRequest,
+    Delivery, DmarcEvaluation, DmarcReportInfo, QueueAdd, ScramCredentials, ScramMechanism,
+    StoreErrorKind, StoreReply, StoreRequest,
 };
+use policy::reports::incoming::ReportSummary;
 use serde::Serialize;
 
 use crate::imap::parsed::ParsedMessage;
@@ -154,6 +156,37 @@ impl Backend for StoreBackend {
     async fn auth_record(&self, ip: IpAddr, success: bool) {
         if let Err(e) = self.call(StoreRequest::AuthRecord { ip, success }).await {
             tracing::warn!(error = %e, "recording authentication attempt");
+        }
+    }
+
+    async fn dmarc_evaluation(&self, received: i64, policy_domain: &str, row: String) {
+        let req = StoreRequest::DmarcEvaluationAdd(DmarcEvaluation {
+            received,
+            policy_domain: policy_domain.into(),
+            row,
+        });
+        if let Err(e) = self.call(req).await {
+            tracing::warn!(error = %e, "keeping DMARC evaluation");
+        }
+    }
+
+    async fn dmarc_report(&self, r: ReportSummary) {
+        let (org, id) = (r.org_name.clone(), r.report_id.clone());
+        let req = StoreRequest::DmarcReportAdd(DmarcReportInfo {
+            id: 0,
+            received: 0,
+            org_name: r.org_name,
+            report_id: r.report_id,
+            domain: r.domain,
+            begin: r.begin,
+            end: r.end,
+            messages: r.messages,
+            failed: r.failed,
+            json: r.json,
+        });
+        match self.call(req).await {
+            Ok(_) => tracing::info!(org = %org, report_id = %id, "DMARC report stored"),
+            Err(e) => tracing::warn!(error = %e, "storing DMARC report"),
         }
     }
 

@@ -91,6 +91,7 @@ pub async fn check(
             .dmarc_record()
             .map(|r| r.rua().iter().map(|u| u.uri().to_string()).collect())
             .unwrap_or_default(),
+        published: published.clone(),
     };
     (check, published)
 }

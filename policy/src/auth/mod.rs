@@ -302,6 +302,7 @@ fn dmarc_temperror(m: &AuthenticatedMessage<'_>) -> DmarcCheck {
         spf_aligned: false,
         dkim_aligned: false,
         rua: Vec::new(),
+        published: None,
     }
 }
 

@@ -194,6 +194,8 @@ pub struct DmarcCheck {
     /// rua= addresses (the mailto: URIs without "mailto:"), for
     /// aggregate reports.
     pub rua: Vec<String>,
+    /// The record's tags as aggregate reports repeat them.
+    pub published: Option<super::dmarc::PublishedPolicy>,
 }
 
 /// iprev results (RFC 8601 §3).

@@ -343,6 +343,17 @@ pub fn dispatch(
             Ok(a) => StoreReply::LoginAttempts(a),
             Err(e) => StoreReply::Error(e.into()),
         },
+        DmarcEvaluationAdd(e) => ok(store.dmarc_evaluation_add(&e)),
+        DmarcEvaluationsDue { before, limit } => match store.dmarc_evaluations_due(before, limit) {
+            Ok(e) => StoreReply::DmarcEvaluations(e),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        DmarcEvaluationsDone { ids } => ok(store.dmarc_evaluations_done(&ids)),
+        DmarcReportAdd(r) => ok(store.dmarc_report_add(&r)),
+        DmarcReportList { limit } => match store.dmarc_report_list(limit) {
+            Ok(r) => StoreReply::DmarcReports(r),
+            Err(e) => StoreReply::Error(e.into()),
+        },
     };
     (reply, None)
 }

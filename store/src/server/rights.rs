@@ -64,6 +64,11 @@ fn roles_for(req: &StoreRequest) -> &'static [Role] {
         | LoginAttemptList { .. } => &[Web],
         // Administration (moxctl setadminpassword) only.
         AdminPasswordSet { .. } => &[],
+        // DMARC: smtp-in records, the queue worker reports, administrators
+        // (moxctl dmarc reports) read.
+        DmarcEvaluationAdd(_) | DmarcReportAdd(_) => &[SmtpIn],
+        DmarcEvaluationsDue { .. } | DmarcEvaluationsDone { .. } => &[Queue],
+        DmarcReportList { .. } => &[],
     }
 }
 

@@ -158,6 +158,22 @@ where
                 }
             }
         }
+        // DMARC reports (smtp-in): a report sent to our reporting address
+        // is parsed here, inside smtp-in's sandbox; evaluations of mail
+        // whose domain asks for reports are kept for ours.
+        let report = self.incoming_report(&tx.recipients, &mut msg);
+        let dmarc_row = authentication
+            .as_ref()
+            .filter(|_| self.cfg.record_dmarc)
+            .and_then(|e| {
+                let to = tx
+                    .recipients
+                    .first()
+                    .map(|r| r.address.domain.ascii().to_string())
+                    .unwrap_or_default();
+                policy::reports::aggregate::row(e, &to)
+            })
+            .and_then(|(d, row)| serde_json::to_string(&row).ok().map(|j| (d, j)));
         let env = Envelope {
             kind: self.cfg.kind,
             id: id.clone(),
@@ -178,6 +194,14 @@ where
             Ok(r) => r,
             Err(_) => Err(BackendError::Temporary("delivery timed out".into())),
         };
+        if result.is_ok() {
+            if let Some(r) = report {
+                self.backend.dmarc_report(r).await;
+            }
+            if let Some((domain, row)) = dmarc_row {
+                self.backend.dmarc_evaluation(time, &domain, row).await;
+            }
+        }
         Ok(match result {
             Ok(()) => {
                 tracing::info!(id, remote = %self.peer.remote, recipients = env.recipients.len(), "message accepted");
@@ -185,5 +209,45 @@ where
             }
             Err(e) => backend_reply(&e),
         })
+    }
+}
+
+impl<S, B> Session<S, B>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send,
+    B: Backend,
+{
+    /// The message parsed as a DMARC aggregate report when it is addressed
+    /// to the reporting address (smtp-in); None otherwise or when it is no
+    /// report (it is delivered all the same).
+    fn incoming_report(
+        &self,
+        recipients: &[crate::smtp::backend::Recipient],
+        msg: &mut crate::smtp::spool::MessageFile,
+    ) -> Option<policy::reports::incoming::ReportSummary> {
+        let addr = self.cfg.dmarc_reports.as_deref()?;
+        if self.cfg.kind != Kind::Incoming
+            || !recipients.iter().any(|r| {
+                r.address
+                    .to_ascii_domain_string()
+                    .eq_ignore_ascii_case(addr)
+            })
+        {
+            return None;
+        }
+        let body = match msg.read_body() {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading a DMARC report");
+                return None;
+            }
+        };
+        match policy::reports::incoming::parse(&body) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                tracing::info!(error = %e, "message to the DMARC reporting address is no report");
+                None
+            }
+        }
     }
 }
