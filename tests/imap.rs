@@ -615,8 +615,9 @@ fn store_with_condstore_and_unchangedsince() {
     c.cmd("STORE 2 FLAGS.SILENT (\\Draft)").ok();
     c.cmd("STORE 1 -FLAGS.SILENT (\\Flagged)").ok();
     let r = c.cmd("FETCH 1:2 FLAGS").ok();
-    assert!(r.one("2 FETCH").contains("FLAGS (\\Draft)"), "{r}");
-    assert!(r.one("1 FETCH").contains("FLAGS ($label1)"), "{r}");
+    // \Recent: the messages were new at this session's SELECT.
+    assert!(r.one("2 FETCH").contains("FLAGS (\\Recent \\Draft)"), "{r}");
+    assert!(r.one("1 FETCH").contains("FLAGS (\\Recent $label1)"), "{r}");
     // CHANGEDSINCE.
     let r = c
         .cmd(&format!("FETCH 1:3 (FLAGS) (CHANGEDSINCE {m1})"))
@@ -705,7 +706,8 @@ fn expunge_and_uid_expunge() {
     assert_eq!(search_numbers(&r), vec![1, 4]);
     c.cmd("STORE 1 -FLAGS (\\Deleted)").ok();
     let r = c.cmd("EXPUNGE").ok();
-    assert_eq!(r.lines(), vec!["2 EXPUNGE".to_string()], "{r}");
+    // The expunged message was \Recent here: the count is told again.
+    assert_eq!(r.lines(), vec!["2 EXPUNGE", "1 RECENT"], "{r}");
     let r = c.cmd("UID SEARCH ALL").ok();
     assert_eq!(search_numbers(&r), vec![1]);
     // CLOSE expunges silently.
@@ -926,6 +928,58 @@ fn own_and_other_changes_show_in_the_same_response() {
     }
     let r = c.cmd("FETCH 1 (UID FLAGS)").ok();
     assert!(r.one("1 FETCH").contains("UID 1"), "{r}");
+}
+
+#[test]
+fn recent_is_claimed_by_one_session() {
+    let s = shared();
+    let mut a = login(s);
+    let mut b = login(s);
+    let mb = mailbox(&mut a, "recent");
+    append(&mut a, &mb, "", &message("r1", "", "x\r\n"));
+    append(&mut a, &mb, "\\Seen", &message("r2", "", "x\r\n"));
+    // RFC 3501 §2.3.2: STATUS and EXAMINE count them without claiming.
+    let r = b.cmd(&format!("STATUS {mb} (RECENT UNSEEN)")).ok();
+    assert!(r.one("STATUS").contains("(RECENT 2 UNSEEN 1)"), "{r}");
+    let r = b.cmd(&format!("EXAMINE {mb}")).ok();
+    assert!(r.lines().contains(&"2 RECENT".to_string()), "{r}");
+    assert!(
+        r.lines()
+            .contains(&"OK [UNSEEN 1] first unseen message".to_string()),
+        "{r}"
+    );
+    // The first SELECT claims them.
+    let r = a.cmd(&format!("SELECT {mb}")).ok();
+    assert!(r.lines().contains(&"2 RECENT".to_string()), "{r}");
+    let r = a.cmd("FETCH 1:2 (FLAGS)").ok();
+    assert_eq!(
+        r.lines(),
+        vec![
+            "1 FETCH (FLAGS (\\Recent))",
+            "2 FETCH (FLAGS (\\Recent \\Seen))"
+        ],
+        "{r}"
+    );
+    let r = b.cmd(&format!("SELECT {mb}")).ok();
+    assert!(r.lines().contains(&"0 RECENT".to_string()), "{r}");
+    let r = b.cmd("SEARCH RECENT").ok();
+    assert!(search_numbers(&r).is_empty(), "{r}");
+    // A new message is the first session's to learn of it: b's, its own
+    // APPEND (told by the APPEND, or at the latest by a NOOP).
+    let mut told = b.append(&mb, "", &message("r3", "", "y\r\n")).ok().lines();
+    let deadline = Instant::now() + SETTLE;
+    while !told.contains(&"3 EXISTS".to_string()) && Instant::now() < deadline {
+        told.extend(b.cmd("NOOP").ok().lines());
+    }
+    assert!(told.contains(&"1 RECENT".to_string()), "{told:?}");
+    let r = a.cmd("NOOP").ok();
+    assert_eq!(r.lines(), vec!["3 EXISTS"], "{r}");
+    let r = a.cmd("SEARCH RECENT").ok();
+    assert_eq!(search_numbers(&r), vec![1, 2]);
+    let r = b.cmd("FETCH 3 (FLAGS)").ok();
+    assert_eq!(r.lines(), vec!["3 FETCH (FLAGS (\\Recent))"], "{r}");
+    let r = login(s).cmd(&format!("STATUS {mb} (RECENT MESSAGES)")).ok();
+    assert!(r.one("STATUS").contains("(RECENT 0 MESSAGES 3)"), "{r}");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 # bench1..bench$IMAPTEST_USERS@bench.test for imaptest and
 # big<N>@bench.test holding N messages ($IMAP_SIZE body bytes) for each N
 # in $IMAP_SIZES.
-#  - imaptest (Dovecot's IMAP stress tool, built from bench/imaptest/):
+#  - imaptest (Dovecot's IMAP stress tool, built from tests/interop/imaptest/):
 #    $IMAPTEST_CLIENTS clients for $IMAPTEST_SECS s, its default profile
 #    (random LOGIN/SELECT/FETCH/STORE/APPEND/EXPUNGE/LOGOUT mix with state
 #    checking, messages from a generated mbox) and the same with logout=0

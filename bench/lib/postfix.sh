@@ -12,6 +12,9 @@
 # for 127.0.0.0/8 to `relayhost = [$SINK_IP]:25` (smtp-sink),
 # `default_destination_concurrency_limit = 20` like moxd's per-host limit.
 
+# shellcheck source=../../tests/interop/postfix.sh
+. "$ROOT/tests/interop/postfix.sh" # postfix_master_cf
+
 PF=$W/postfix
 PF_MASTER=
 
@@ -53,35 +56,12 @@ maillog_file = $PF/postfix.log
 maillog_file_prefixes = $PF
 biff = no
 EOF
-    cat >"$PF/etc/master.cf" <<EOF
-127.0.0.1:$PF_PORT inet n - n - - smtpd
-127.0.0.1:$PF_SUB_PORT inet n - n - - smtpd
+    postfix_master_cf "$PF/etc/master.cf" "127.0.0.1:$PF_PORT" \
+        "127.0.0.1:$PF_SUB_PORT inet n - n - - smtpd
   -o smtpd_tls_security_level=may
   -o smtpd_tls_cert_file=$CERT
-  -o smtpd_tls_key_file=$KEY
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n -  0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n -  - trivial-rewrite
-bounce    unix  - - n -  0 bounce
-defer     unix  - - n -  0 bounce
-trace     unix  - - n -  0 bounce
-verify    unix  - - n -  1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -  - proxymap
-proxywrite unix - - n -  1 proxymap
-smtp      unix  - - n -  - smtp
-relay     unix  - - n -  - smtp
-showq     unix  n - n -  - showq
-error     unix  - - n -  - error
-retry     unix  - - n -  - error
-discard   unix  - - n -  - discard
-local     unix  - n n -  - local
-anvil     unix  - - n -  1 anvil
-scache    unix  - - n -  1 scache
-postlog   unix-dgram n - n - 1 postlogd
-EOF
+  -o smtpd_tls_key_file=$KEY" \
+        "local     unix  - n n -  - local"
     timeout 30 postfix -c "$PF/etc" check || die "postfix -c $PF/etc check failed (see $PF/postfix.log)"
     timeout 30 postfix -c "$PF/etc" start >/dev/null 2>&1 || die "postfix -c $PF/etc start failed (see $PF/postfix.log)"
     on_exit "timeout 30 postfix -c $PF/etc stop"

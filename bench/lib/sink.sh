@@ -7,6 +7,8 @@
 # counts the messages it received.
 
 SK=$W/sink
+# shellcheck source=../../tests/interop/nsd.sh
+. "$ROOT/tests/interop/nsd.sh"
 NSD_PID=
 SINK_PID=
 
@@ -25,44 +27,13 @@ ns IN A $DNS_IP
 sink IN MX 10 mx.sink
 mx.sink IN A $SINK_IP
 ZONE
-    cat >"$SK/nsd.conf" <<CONF
-server:
-  ip-address: $DNS_IP@53
-  username: ""
-  zonesdir: "$SK"
-  database: ""
-  pidfile: "$SK/nsd.pid"
-  logfile: "$SK/nsd.log"
-  xfrdfile: "$SK/xfrd.state"
-  zonelistfile: "$SK/zone.list"
-remote-control:
-  control-enable: no
-zone:
-  name: bench.test
-  zonefile: bench.test.zone
-CONF
-    nsd -d -c "$SK/nsd.conf" >"$SK/nsd.out" 2>&1 &
-    NSD_PID=$!
+    nsd_start "$SK" "$DNS_IP" "$START_TIMEOUT" sink.bench.test 15 bench.test || die "NSD on $DNS_IP:53 did not start"
     on_exit "stop_pid $NSD_PID"
     # smtp-sink -c prints "sess=N quit=N mesg=N" after every event.
     smtp-sink -c -u nobody "$SINK_IP:25" 512 >"$SK/count" 2>"$SK/err" &
     SINK_PID=$!
     on_exit "stop_pid $SINK_PID"
     wait_port "$SINK_IP" 25 smtp-sink "$SINK_PID"
-    wait_until "$START_TIMEOUT" "NSD on $DNS_IP:53" dns_answers
-}
-
-dns_answers() {
-    "$PY" - "$DNS_IP" <<'PY' >/dev/null 2>&1
-import socket, sys
-# A minimal DNS query (RFC 1035 §4.1) for sink.bench.test MX.
-q = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x04sink\x05bench\x04test\x00\x00\x0f\x00\x01"
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.settimeout(1)
-s.sendto(q, (sys.argv[1], 53))
-r = s.recv(512)
-sys.exit(0 if r[:2] == b"\x12\x34" and r[7] > 0 else 1)
-PY
 }
 
 # sink_count: messages smtp-sink has received so far.

@@ -125,11 +125,12 @@ async fn select_and_examine() {
     )
     .unwrap();
     let mut r = logged_in(Arc::clone(&b)).await;
-    // RFC 9051 §6.3.2 (IMAP4rev1 client: RECENT and UNSEEN are sent).
+    // RFC 9051 §6.3.2 (IMAP4rev1 client: RECENT and UNSEEN are sent; the
+    // four new messages are \Recent in this session, RFC 3501 §2.3.2).
     let s = r.client.ok("SELECT INBOX").await;
     assert!(s.tagged.starts_with("OK [READ-WRITE]"), "{s:?}");
     assert!(s.has("* 4 EXISTS"), "{s:?}");
-    assert!(s.has("* 0 RECENT"), "{s:?}");
+    assert!(s.has("* 4 RECENT"), "{s:?}");
     assert!(s.has("* OK [UNSEEN 1] first unseen message"), "{s:?}");
     assert!(s.has("* OK [UIDVALIDITY 1] UIDs valid"), "{s:?}");
     assert!(s.has("* OK [UIDNEXT 5] predicted next UID"), "{s:?}");
@@ -144,6 +145,7 @@ async fn select_and_examine() {
     // EXAMINE: read-only, no permanent flags, and the old one is closed.
     let e = r.client.ok("EXAMINE inbox").await;
     assert!(e.tagged.starts_with("OK [READ-ONLY]"), "{e:?}");
+    assert!(e.has("* 0 RECENT"), "claimed by the SELECT: {e:?}");
     assert!(e.has("* OK [PERMANENTFLAGS ()] flags that can be changed permanently"));
     r.client.status("STORE 1 +FLAGS (\\Seen)", "NO").await;
     r.client.status("EXPUNGE", "NO").await;
@@ -182,7 +184,7 @@ async fn fetch_data_items() {
         .await;
     let line = &f.with("1 FETCH")[0];
     assert!(
-        line.starts_with("1 FETCH (FLAGS () INTERNALDATE \""),
+        line.starts_with("1 FETCH (FLAGS (\\Recent) INTERNALDATE \""),
         "{line}"
     );
     assert!(
@@ -204,7 +206,7 @@ async fn fetch_data_items() {
     let f = r.client.ok("FETCH 1 BODY[HEADER.FIELDS (Subject)]").await;
     assert_eq!(
         f.with("1 FETCH")[0],
-        "1 FETCH (BODY[HEADER.FIELDS (Subject)] {18}\r\nSubject: hello\r\n\r\n FLAGS (\\Seen))"
+        "1 FETCH (BODY[HEADER.FIELDS (Subject)] {18}\r\nSubject: hello\r\n\r\n FLAGS (\\Recent \\Seen))"
     );
     assert_eq!(b.flags(ACCOUNT, "Inbox", 1).unwrap(), vec!["\\Seen"]);
     // Partial fetch (RFC 9051 §6.4.5 <origin>).
@@ -231,7 +233,10 @@ async fn fetch_data_items() {
     assert!(f.untagged.is_empty(), "{f:?}");
     // RFC 9051 §6.4.8: n:* always includes the last message.
     let f = r.client.ok("UID FETCH 5:* FLAGS").await;
-    assert_eq!(f.with("1 FETCH"), vec!["1 FETCH (UID 1 FLAGS (\\Seen))"]);
+    assert_eq!(
+        f.with("1 FETCH"),
+        vec!["1 FETCH (UID 1 FLAGS (\\Recent \\Seen))"]
+    );
 }
 
 #[tokio::test]
@@ -264,8 +269,8 @@ async fn store_flags() {
     assert_eq!(
         s.untagged,
         vec![
-            "* 2 FETCH (FLAGS (\\Deleted))",
-            "* 3 FETCH (FLAGS (\\Deleted))"
+            "* 2 FETCH (FLAGS (\\Recent \\Deleted))",
+            "* 3 FETCH (FLAGS (\\Recent \\Deleted))"
         ]
     );
     let s = r.client.ok("STORE 2 FLAGS.SILENT (\\Seen Custom)").await;
@@ -280,7 +285,7 @@ async fn store_flags() {
         s.untagged,
         vec![
             "* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft $Forwarded $Junk $NotJunk $Phishing $MDNSent custom)",
-            "* 2 FETCH (UID 2 FLAGS (custom))"
+            "* 2 FETCH (UID 2 FLAGS (\\Recent custom))"
         ]
     );
     r.client.status("STORE 1 +FLAGS (\\Recent)", "BAD").await;
@@ -405,13 +410,13 @@ async fn copy_move_expunge_uidplus() {
     let m = r.client.ok("MOVE 1 Archive").await;
     assert_eq!(
         m.untagged,
-        vec!["* OK [COPYUID 2 1 1] moved", "* 1 EXPUNGE"]
+        vec!["* OK [COPYUID 2 1 1] moved", "* 1 EXPUNGE", "* 3 RECENT"]
     );
     assert_eq!(b.uids(ACCOUNT, "Inbox"), vec![2, 3, 4]);
     // RFC 9051 §6.4.3 EXPUNGE.
     r.client.ok("STORE 1,3 +FLAGS.SILENT (\\Deleted)").await;
     let e = r.client.ok("EXPUNGE").await;
-    assert_eq!(e.untagged, vec!["* 3 EXPUNGE", "* 1 EXPUNGE"]);
+    assert_eq!(e.untagged, vec!["* 3 EXPUNGE", "* 1 EXPUNGE", "* 1 RECENT"]);
     assert_eq!(b.uids(ACCOUNT, "Inbox"), vec![3]);
     // RFC 4315 §2.1 UID EXPUNGE only touches the given UIDs.
     b.deliver(
@@ -421,10 +426,11 @@ async fn copy_move_expunge_uidplus() {
         &["\\Deleted"],
     )
     .unwrap();
-    r.client.ok("NOOP").await;
+    let n = r.client.ok("NOOP").await;
+    assert_eq!(n.untagged, vec!["* 2 EXISTS", "* 2 RECENT"]);
     r.client.ok("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
     let e = r.client.ok("UID EXPUNGE 5").await;
-    assert_eq!(e.untagged, vec!["* 2 EXPUNGE"]);
+    assert_eq!(e.untagged, vec!["* 2 EXPUNGE", "* 1 RECENT"]);
     assert_eq!(b.uids(ACCOUNT, "Inbox"), vec![3]);
     // CLOSE expunges silently.
     let c = r.client.ok("CLOSE").await;
@@ -704,7 +710,7 @@ async fn pipelined_commands_are_answered_in_order() {
     let f = r.client.reply("p2").await;
     assert_eq!(f.untagged, vec!["* 1 FETCH (UID 1)", "* 2 FETCH (UID 2)"]);
     let s = r.client.reply("p3").await;
-    assert_eq!(s.untagged, vec!["* 2 FETCH (FLAGS (\\Seen))"]);
+    assert_eq!(s.untagged, vec!["* 2 FETCH (FLAGS (\\Recent \\Seen))"]);
     let s = r.client.reply("p4").await;
     assert_eq!(s.untagged, vec!["* SEARCH 2"]);
     r.client.ok("CHECK").await;

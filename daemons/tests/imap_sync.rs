@@ -48,18 +48,23 @@ async fn idle_sees_other_sessions_at_once() {
     o.client.ok("APPEND INBOX {3+}\r\nhi\n").await;
     assert_eq!(next_within(&mut a.client, PROMPT).await, "* 4 EXISTS");
     o.client.ok("STORE 2 +FLAGS.SILENT (\\Seen)").await;
-    assert_eq!(
-        next_within(&mut a.client, PROMPT).await,
-        "* 2 FETCH (UID 2 FLAGS (\\Seen))"
-    );
+    // The new message is \Recent in whichever session claimed it first
+    // (RFC 3501 §2.3.2); 1:3 are this one's, claimed at its SELECT.
+    let mut line = next_within(&mut a.client, PROMPT).await;
+    if line == "* 4 RECENT" {
+        line = next_within(&mut a.client, PROMPT).await;
+    }
+    assert_eq!(line, "* 2 FETCH (UID 2 FLAGS (\\Recent \\Seen))");
     o.client.ok("STORE 1 +FLAGS.SILENT (\\Deleted)").await;
     assert_eq!(
         next_within(&mut a.client, PROMPT).await,
-        "* 1 FETCH (UID 1 FLAGS (\\Deleted))"
+        "* 1 FETCH (UID 1 FLAGS (\\Recent \\Deleted))"
     );
     let e = o.client.ok("EXPUNGE").await;
     assert_eq!(e.untagged, vec!["* 1 EXPUNGE"]);
     assert_eq!(next_within(&mut a.client, PROMPT).await, "* 1 EXPUNGE");
+    let n = next_within(&mut a.client, PROMPT).await;
+    assert!(n == "* 2 RECENT" || n == "* 3 RECENT", "{n}");
     // Nothing else arrives; DONE ends IDLE.
     assert!(a.client.silent_for(Duration::from_millis(200)).await);
     a.client.send(b"DONE\r\n").await;
@@ -95,8 +100,9 @@ async fn expunges_wait_during_sequence_commands() {
         "{f:?}"
     );
     // NOOP may tell them: highest first, so each number is right.
+    // The new message is the APPENDing session's \Recent.
     let n = a.client.ok("NOOP").await;
-    assert_eq!(n.untagged, vec!["* 4 EXPUNGE", "* 2 EXPUNGE"]);
+    assert_eq!(n.untagged, vec!["* 4 EXPUNGE", "* 2 EXPUNGE", "* 2 RECENT"]);
     let f = a.client.ok("FETCH 1:* (UID)").await;
     assert_eq!(
         f.untagged,
@@ -112,7 +118,11 @@ async fn expunges_wait_during_sequence_commands() {
     let f = a.client.ok("UID FETCH 3 (FLAGS)").await;
     assert_eq!(
         f.untagged,
-        vec!["* 1 EXPUNGE", "* 1 FETCH (UID 3 FLAGS ())"]
+        vec![
+            "* 1 EXPUNGE",
+            "* 1 RECENT",
+            "* 1 FETCH (UID 3 FLAGS (\\Recent))"
+        ]
     );
 }
 
@@ -217,7 +227,9 @@ async fn lost_events_are_recovered() {
         vec![
             "* 3 EXPUNGE",
             "* 3 EXISTS",
-            "* 1 FETCH (UID 1 FLAGS (\\Seen \\Answered \\Flagged $Junk))",
+            // 3 was expunged; 4, new, is the APPENDing session's.
+            "* 2 RECENT",
+            "* 1 FETCH (UID 1 FLAGS (\\Recent \\Seen \\Answered \\Flagged $Junk))",
         ],
         "{n:?}"
     );
@@ -249,7 +261,7 @@ async fn deleted_mailbox_empties_the_view() {
     let mut o = logged_in(Arc::clone(&b)).await;
     o.client.ok("DELETE Projects").await;
     let n = a.client.ok("NOOP").await;
-    assert_eq!(n.untagged, vec!["* 2 EXPUNGE", "* 1 EXPUNGE"]);
+    assert_eq!(n.untagged, vec!["* 2 EXPUNGE", "* 1 EXPUNGE", "* 0 RECENT"]);
     let f = a.client.ok("UID FETCH 1:* FLAGS").await;
     assert!(f.untagged.is_empty(), "{f:?}");
 }

@@ -173,9 +173,9 @@ pub enum StoreRequest {
         name: String,
         subscribed: bool,
     },
-    /// SELECT: the mailbox and, per page, the non-expunged messages with a
-    /// UID above `after_uid`, ascending, at most `limit` (capped by the
-    /// store at [`MAX_PAGE`]); answered with `Selected`.
+    /// SELECT: the mailbox and, per page, the UIDs of its non-expunged
+    /// messages above `after_uid` as at most `limit` ranges (capped by the
+    /// store at [`MAX_SELECT_RANGES`]); answered with `Selected`.
     MailboxSelect {
         account: String,
         name: String,
@@ -345,6 +345,26 @@ pub enum StoreRequest {
     DmarcReportList {
         limit: u32,
     },
+    /// \Recent (RFC 3501 §2.3.2): the messages of the mailbox with a UID
+    /// up to `up_to` that no IMAP session has claimed yet become the asking
+    /// session's (a message is recent in one session only); with `claim`
+    /// false (EXAMINE) they are only told. Answered with `RecentClaimed`.
+    RecentClaim {
+        account: String,
+        mailbox_id: i64,
+        up_to: u32,
+        claim: bool,
+    },
+    /// Metadata of the messages with a modseq above `since` and a UID above
+    /// `after_uid`, ascending by UID, at most [`MAX_PAGE`] (RFC 7162
+    /// §3.2.5.1 QRESYNC, and resynchronisation after lost events);
+    /// answered with `Metas`, shorter than [`MAX_PAGE`] on the last page.
+    MessagesChanged {
+        account: String,
+        mailbox_id: i64,
+        since: i64,
+        after_uid: u32,
+    },
 }
 
 /// One message's DMARC evaluation, for outgoing aggregate reports.
@@ -441,9 +461,33 @@ pub struct LoginAttempt {
     pub success: bool,
 }
 
-/// Most entries in one `Selected` or `Metas` reply (keeps frames far below
+/// Most entries in one `Metas` reply (keeps frames far below
 /// [`crate::frame::MAX_FRAME_SIZE`]).
 pub const MAX_PAGE: u32 = 20_000;
+
+/// Most UID ranges in one `Selected` reply (8 octets each: 800 KB, far
+/// below [`crate::frame::MAX_FRAME_SIZE`]); a mailbox whose UIDs have
+/// fewer gaps, the usual case, fits in one page whatever its size.
+pub const MAX_SELECT_RANGES: u32 = 100_000;
+
+/// One page of a SELECT: what the session needs to open the mailbox, with
+/// its UIDs in ranges (no per-message data: flags and the like are read
+/// when a command asks for them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SelectPage {
+    pub mailbox: MailboxInfo,
+    /// The UIDs above the request's `after_uid` of the non-expunged
+    /// messages, ascending, as inclusive ranges.
+    pub uids: Vec<(u32, u32)>,
+    /// More UIDs follow: ask again with `after_uid` the last UID of `uids`.
+    pub more: bool,
+    /// The lowest UID of a message without \Seen (RFC 3501 §7.1 UNSEEN).
+    pub first_unseen: Option<u32>,
+    /// Keywords set on messages of the mailbox (its FLAGS), sorted.
+    pub keywords: Vec<String>,
+    /// Messages from this UID on are \Recent in no session yet.
+    pub first_unclaimed_uid: u32,
+}
 
 /// One message of an `Append`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -572,11 +616,8 @@ pub enum StoreReply {
     QueueEntries(Vec<QueueEntry>),
     Mailbox(Box<MailboxInfo>),
     Names(Vec<String>),
-    /// One page of a SELECT; `messages` is empty after the last.
-    Selected {
-        mailbox: Box<MailboxInfo>,
-        messages: Vec<MessageMeta>,
-    },
+    /// One page of a SELECT.
+    Selected(Box<SelectPage>),
     Metas(Vec<MessageMeta>),
     /// With `found`, the message file is attached; `prefix` goes before
     /// it; `parsed` is the structure stored at delivery, if any.
@@ -615,6 +656,9 @@ pub enum StoreReply {
     /// (store id, evaluation), oldest first.
     DmarcEvaluations(Vec<(i64, DmarcEvaluation)>),
     DmarcReports(Vec<DmarcReportInfo>),
+    /// The UIDs (first, last), inclusive, claimed (or unclaimed, when only
+    /// asked); None when there are none.
+    RecentClaimed(Option<(u32, u32)>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -681,6 +725,9 @@ pub struct MailboxInfo {
     pub size: u64,
     /// Messages with \Deleted.
     pub deleted: u64,
+    /// Messages no IMAP session has claimed as \Recent yet (RFC 3501
+    /// §6.3.10 STATUS RECENT).
+    pub recent: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

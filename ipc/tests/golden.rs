@@ -51,3 +51,23 @@ fn queue_request_bytes() {
         "000000150000000000000000070000001e0000000000000005"
     );
 }
+
+#[test]
+fn recent_claim_bytes() {
+    // Appended after DmarcReportList: RecentClaim is variant 65.
+    let f = encode_frame(
+        7,
+        &StoreRequest::RecentClaim {
+            account: "a".into(),
+            mailbox_id: 7,
+            up_to: 9,
+            claim: true,
+        },
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        hex(&f),
+        "000000230000000000000000070000004100000000000000016100000000000000070000000901"
+    );
+}

@@ -168,7 +168,7 @@ impl Store {
             let acc = self.account(&name)?;
             let (messages, size) = acc.read(|c| {
                 let counts: (i64, i64) = c.query_row(
-                    "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM messages WHERE expunged = 0",
+                    "SELECT COALESCE(SUM(msg_count), 0), COALESCE(SUM(msg_size), 0) FROM mailboxes",
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;

@@ -28,6 +28,7 @@ use ipc::store::{AppendMessage, ChangeEvent, Delivered, Delivery};
 use rusqlite::{Connection, TransactionBehavior};
 
 use crate::account::Account;
+use crate::counters::{self, Counts};
 use crate::db::lock;
 use crate::error::{Result, StoreError};
 use crate::files::{self, TempPath};
@@ -292,6 +293,8 @@ fn commit_jobs(
     // Mailbox name -> (id, next uid), as changed by this batch so far.
     let mut boxes: HashMap<String, Option<(i64, u32)>> = HashMap::new();
     let mut touched: BTreeMap<i64, (u32, i64)> = BTreeMap::new();
+    // Per mailbox: what the batch adds to its counts and keywords.
+    let mut added: BTreeMap<i64, (Counts, BTreeSet<String>)> = BTreeMap::new();
     let mut accepted: Vec<(Job, Delivered)> = Vec::with_capacity(jobs.len());
     {
         let mut insert = tx.prepare_cached(
@@ -342,6 +345,9 @@ fn commit_jobs(
             let message_id = tx.last_insert_rowid();
             boxes.insert(job.mailbox.clone(), Some((mailbox_id, next_uid)));
             touched.insert(mailbox_id, (next_uid, modseq));
+            let (counts, keywords) = added.entry(mailbox_id).or_default();
+            counts.add(Counts::message(job.flags.bits, job.size));
+            keywords.extend(job.flags.keywords.iter().cloned());
             accepted.push((
                 job,
                 Delivered {
@@ -362,6 +368,10 @@ fn commit_jobs(
             "UPDATE mailboxes SET uidnext = ?1, modseq = ?2 WHERE id = ?3",
             rusqlite::params![uidnext, mb_modseq, mailbox_id],
         )?;
+    }
+    for (mailbox_id, (counts, keywords)) in &added {
+        counters::apply(&tx, *mailbox_id, *counts)?;
+        counters::add_keywords(&tx, *mailbox_id, keywords.iter().map(String::as_str))?;
     }
     tx.execute("UPDATE sync_state SET last_modseq = ?1", [modseq])?;
 

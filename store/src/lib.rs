@@ -18,6 +18,7 @@
 mod account;
 mod accounts;
 mod authlimit;
+mod counters;
 mod credentials;
 pub mod daemon;
 mod db;
@@ -35,6 +36,7 @@ mod migrations;
 mod names;
 mod queue;
 mod quota;
+mod recent;
 mod recovery;
 pub mod scram;
 pub mod server;
@@ -43,6 +45,7 @@ mod subscribe;
 mod websession;
 
 pub use authlimit::{FAILED_AUTH_PER_DAY, FAILED_AUTH_PER_MINUTE};
+pub use counters::MAX_MAILBOX_KEYWORDS;
 pub use credentials::MAX_PASSWORD_LEN;
 pub use deliver::MAX_DELIVERY_BATCH;
 pub use error::StoreError;

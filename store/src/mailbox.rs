@@ -7,9 +7,10 @@ use ipc::store::{ChangeEvent, MailboxInfo};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{Result, StoreError};
+use crate::files;
+use crate::imap::{INFO_COLUMNS, info_row};
 use crate::names::{self, INBOX, MAILBOX_SEPARATOR};
 use crate::store::Store;
-use crate::{files, flags};
 
 /// Allocates the next modification sequence of the account (RFC 7162 §3:
 /// one counter per account, so every change gets a higher value).
@@ -76,32 +77,15 @@ fn children(conn: &Connection, name: &str) -> Result<Vec<String>> {
 }
 
 impl Store {
-    /// The account's mailboxes (Inbox first, then by name) with message
-    /// counts of non-expunged messages.
+    /// The account's mailboxes (Inbox first, then by name) with their
+    /// counts (kept in their rows, counters.rs).
     pub fn mailboxes(&self, account: &str) -> Result<Vec<MailboxInfo>> {
         let acc = self.account(account)?;
         acc.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT m.id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.modseq,
-                        COUNT(x.id), COALESCE(SUM((x.flags & ?1) = 0), 0), COALESCE(SUM(x.size), 0),
-                        COALESCE(SUM((x.flags & ?2) != 0), 0)
-                 FROM mailboxes m LEFT JOIN messages x ON x.mailbox_id = m.id AND x.expunged = 0
-                 GROUP BY m.id ORDER BY m.name != 'Inbox', m.name",
-            )?;
-            let rows = stmt.query_map([flags::SEEN, flags::DELETED], |r| {
-                Ok(MailboxInfo {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    special_use: r.get(2)?,
-                    uidvalidity: r.get(3)?,
-                    uidnext: r.get(4)?,
-                    highest_modseq: r.get(5)?,
-                    messages: r.get(6)?,
-                    unseen: r.get(7)?,
-                    size: r.get(8)?,
-                    deleted: r.get(9)?,
-                })
-            })?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT {INFO_COLUMNS} FROM mailboxes m ORDER BY m.name != 'Inbox', m.name"
+            ))?;
+            let rows = stmt.query_map([], info_row)?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }

@@ -18,6 +18,7 @@ use ipc::store::{ChangeEvent, FlagChange, FlagOp, FlagState, MAX_PAGE};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::account::Account;
+use crate::counters::{self, Counts};
 use crate::error::{IoContext, Result, StoreError};
 use crate::files;
 use crate::flags::{self, FlagSet};
@@ -92,6 +93,7 @@ impl Store {
             require_mailbox_id(&tx, &acc.name, change.mailbox_id)?;
             let mut result = StoreResult::default();
             let mut updates: Vec<(i64, usize, FlagSet)> = Vec::new();
+            let mut delta = Counts::default();
             {
                 let mut stmt = tx.prepare_cached(
                     "SELECT id, modseq, flags, keywords FROM messages
@@ -126,6 +128,7 @@ impl Store {
                     }
                     let changed = new != old;
                     if changed {
+                        delta.add(Counts::flags_changed(old.bits, new.bits));
                         updates.push((id, result.messages.len(), new.clone()));
                     }
                     result.messages.push(FlagState {
@@ -158,6 +161,14 @@ impl Store {
                 "UPDATE mailboxes SET modseq = ?1 WHERE id = ?2",
                 [modseq, change.mailbox_id],
             )?;
+            counters::apply(&tx, change.mailbox_id, delta)?;
+            if change.op != FlagOp::Remove {
+                counters::add_keywords(
+                    &tx,
+                    change.mailbox_id,
+                    given.keywords.iter().map(String::as_str),
+                )?;
+            }
             tx.commit()?;
             for (_, i, _) in &updates {
                 let m = &result.messages[*i];
@@ -236,6 +247,14 @@ impl Store {
                 "UPDATE mailboxes SET uidnext = ?1, modseq = ?2 WHERE id = ?3",
                 rusqlite::params![next_uid, modseq, to_id],
             )?;
+            let mut counts = Counts::default();
+            let mut keywords = BTreeSet::new();
+            for s in &sources {
+                counts.add(Counts::message(s.bits, s.size));
+                keywords.extend(s.keywords.split(' '));
+            }
+            counters::apply(&tx, to_id, counts)?;
+            counters::add_keywords(&tx, to_id, keywords)?;
             if expunge_source {
                 let mut stmt = tx.prepare_cached(
                     "UPDATE messages SET expunged = 1, modseq = ?1 WHERE id = ?2",
@@ -248,6 +267,9 @@ impl Store {
                     "UPDATE mailboxes SET modseq = ?1 WHERE id = ?2",
                     [modseq, from_mailbox_id],
                 )?;
+                let mut gone = Counts::default();
+                gone.sub(counts);
+                counters::apply(&tx, from_mailbox_id, gone)?;
             }
             let mut made = Vec::with_capacity(links.len());
             let linked = link_files(&acc, &links, &mut made).and_then(|()| Ok(tx.commit()?));
@@ -303,20 +325,21 @@ impl Store {
         let found = acc.write(|conn, events| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             require_mailbox_id(&tx, account, mailbox_id)?;
-            let deleted: Vec<(u32, i64)> = {
+            let deleted: Vec<(u32, i64, Counts)> = {
                 let mut stmt = tx.prepare_cached(
-                    "SELECT uid, id FROM messages
+                    "SELECT uid, id, flags, size FROM messages
                      WHERE mailbox_id = ?1 AND expunged = 0 AND (flags & ?2) != 0 ORDER BY uid",
                 )?;
                 let rows = stmt.query_map(rusqlite::params![mailbox_id, flags::DELETED], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
+                    let bits = u32::try_from(r.get::<_, i64>(2)?).unwrap_or(0);
+                    Ok((r.get(0)?, r.get(1)?, Counts::message(bits, r.get(3)?)))
                 })?;
                 rows.collect::<rusqlite::Result<_>>()?
             };
-            let found: Vec<(u32, i64)> = match &wanted {
+            let found: Vec<(u32, i64, Counts)> = match &wanted {
                 Some(w) => deleted
                     .into_iter()
-                    .filter(|(uid, _)| w.binary_search(uid).is_ok())
+                    .filter(|(uid, _, _)| w.binary_search(uid).is_ok())
                     .collect(),
                 None => deleted,
             };
@@ -328,7 +351,7 @@ impl Store {
                 let mut stmt = tx.prepare_cached(
                     "UPDATE messages SET expunged = 1, modseq = ?1 WHERE id = ?2",
                 )?;
-                for (_, id) in &found {
+                for (_, id, _) in &found {
                     stmt.execute([modseq, *id])?;
                 }
             }
@@ -336,18 +359,23 @@ impl Store {
                 "UPDATE mailboxes SET modseq = ?1 WHERE id = ?2",
                 [modseq, mailbox_id],
             )?;
+            let mut gone = Counts::default();
+            for (_, _, c) in &found {
+                gone.sub(*c);
+            }
+            counters::apply(&tx, mailbox_id, gone)?;
             tx.commit()?;
             events.push(ChangeEvent::Expunged {
                 account: acc.name.clone(),
                 mailbox_id,
-                uids: found.iter().map(|(uid, _)| *uid).collect(),
+                uids: found.iter().map(|(uid, _, _)| *uid).collect(),
                 modseq,
             });
             Ok(found)
         })?;
-        let ids: Vec<i64> = found.iter().map(|(_, id)| *id).collect();
+        let ids: Vec<i64> = found.iter().map(|(_, id, _)| *id).collect();
         remove_files(&acc, &ids);
-        Ok(found.into_iter().map(|(uid, _)| uid).collect())
+        Ok(found.into_iter().map(|(uid, _, _)| uid).collect())
     }
 }
 
@@ -355,21 +383,31 @@ struct Source {
     id: i64,
     uid: u32,
     size: u64,
+    /// Flag bits and keywords column (flags.rs).
+    bits: u32,
+    keywords: String,
 }
 
 fn source_rows(conn: &Connection, mailbox_id: i64, uids: &[u32]) -> Result<Vec<Source>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, size FROM messages WHERE mailbox_id = ?1 AND uid = ?2 AND expunged = 0",
+        "SELECT id, size, flags, keywords FROM messages
+         WHERE mailbox_id = ?1 AND uid = ?2 AND expunged = 0",
     )?;
     let mut out = Vec::new();
     for &uid in uids {
-        if let Some((id, size)) = stmt
+        if let Some(s) = stmt
             .query_row(rusqlite::params![mailbox_id, uid], |r| {
-                Ok((r.get(0)?, r.get(1)?))
+                Ok(Source {
+                    id: r.get(0)?,
+                    uid,
+                    size: r.get(1)?,
+                    bits: u32::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+                    keywords: r.get(3)?,
+                })
             })
             .optional()?
         {
-            out.push(Source { id, uid, size });
+            out.push(s);
         }
     }
     Ok(out)

@@ -8,6 +8,7 @@ use std::fs::File;
 use ipc::store::{ChangeEvent, MessageInfo};
 use rusqlite::{OptionalExtension, TransactionBehavior};
 
+use crate::counters::{self, Counts};
 use crate::error::{Result, StoreError};
 use crate::files;
 use crate::flags::FlagSet;
@@ -100,7 +101,8 @@ impl Store {
             let (id, old_modseq, bits, keywords) = row.ok_or_else(|| {
                 StoreError::not_found(format!("mailbox {mailbox} has no uid {uid}"))
             })?;
-            if FlagSet::from_columns(bits, &keywords) == new {
+            let old = FlagSet::from_columns(bits, &keywords);
+            if old == new {
                 return Ok(old_modseq);
             }
             let modseq = next_modseq(&tx)?;
@@ -112,6 +114,8 @@ impl Store {
                 "UPDATE mailboxes SET modseq = ?1 WHERE id = ?2",
                 [modseq, mailbox_id],
             )?;
+            counters::apply(&tx, mailbox_id, Counts::flags_changed(old.bits, new.bits))?;
+            counters::add_keywords(&tx, mailbox_id, new.keywords.iter().map(String::as_str))?;
             tx.commit()?;
             events.push(ChangeEvent::FlagsChanged {
                 account: acc.name.clone(),
@@ -137,16 +141,21 @@ impl Store {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let (mailbox_id, _) = require_mailbox(&tx, account, &mailbox)?;
             let mut found: Vec<(u32, i64)> = Vec::new();
+            let mut gone = Counts::default();
             {
                 let mut stmt = tx.prepare_cached(
-                    "SELECT id FROM messages WHERE mailbox_id = ?1 AND uid = ?2 AND expunged = 0",
+                    "SELECT id, flags, size FROM messages
+                     WHERE mailbox_id = ?1 AND uid = ?2 AND expunged = 0",
                 )?;
                 for &uid in &wanted {
-                    if let Some(id) = stmt
-                        .query_row(rusqlite::params![mailbox_id, uid], |r| r.get(0))
+                    if let Some((id, bits, size)) = stmt
+                        .query_row(rusqlite::params![mailbox_id, uid], |r| {
+                            Ok((r.get(0)?, r.get::<_, i64>(1)?, r.get(2)?))
+                        })
                         .optional()?
                     {
                         found.push((uid, id));
+                        gone.sub(Counts::message(u32::try_from(bits).unwrap_or(0), size));
                     }
                 }
             }
@@ -166,6 +175,7 @@ impl Store {
                 "UPDATE mailboxes SET modseq = ?1 WHERE id = ?2",
                 [modseq, mailbox_id],
             )?;
+            counters::apply(&tx, mailbox_id, gone)?;
             tx.commit()?;
             events.push(ChangeEvent::Expunged {
                 account: acc.name.clone(),

@@ -11,6 +11,15 @@
 //! message with no pending recipient left is removed: the row is deleted
 //! in a commit, then the file (a crash in between leaves a file without a
 //! row, which the next open removes).
+//!
+//! Claims and results are committed without fsync ([`relaxed`]): atomic,
+//! made durable by the next durable commit, but lost by a power failure
+//! before it. Losing one only repeats work, as in Postfix, whose queue
+//! manager does not fsync either: a lost claim means the attempt is made
+//! again, a lost result that the recipient is tried again (at least once
+//! delivery), and a lost removal leaves a row whose file is gone, which
+//! [`Store::queue_open`] then removes. Only adding a message is durable
+//! (file, directory and commit fsynced), which is what a 250 promises.
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
@@ -135,6 +144,17 @@ fn load_entry(conn: &Connection, id: i64) -> Result<Option<QueueEntry>> {
 
 /// Keeps the message row's summary columns (used by `QueueList`) in step
 /// with its recipients: earliest pending next attempt, most attempts.
+/// Runs `f` with `synchronous=NORMAL` on the system writer: in WAL mode
+/// its commit is atomic but not fsynced (the next durable commit or
+/// checkpoint syncs it). Only for the queue bookkeeping the module comment
+/// names; `synchronous=FULL` is restored whatever `f` returns.
+fn relaxed<T>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let result = f(conn);
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    result
+}
+
 fn update_summary(conn: &Connection, id: i64) -> Result<()> {
     conn.prepare_cached(
         "UPDATE queue SET
@@ -324,28 +344,30 @@ impl Store {
     pub fn queue_claim(&self, id: i64, recipients: &[u32], next_attempt: i64) -> Result<()> {
         let now = unix_now();
         let mut conn = lock(&self.system.writer);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        require_row(&tx, id)?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE queue_recipients SET attempts = attempts + 1, last_attempt = ?3, next_attempt = ?4
-                 WHERE queue_id = ?1 AND idx = ?2 AND state = 0",
-            )?;
-            for &idx in recipients {
-                if stmt.execute(rusqlite::params![id, idx, now, next_attempt])? != 1 {
-                    return Err(StoreError::invalid(format!(
-                        "queued message {id} has no pending recipient {idx}"
-                    )));
+        relaxed(&mut conn, |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            require_row(&tx, id)?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE queue_recipients SET attempts = attempts + 1, last_attempt = ?3, next_attempt = ?4
+                     WHERE queue_id = ?1 AND idx = ?2 AND state = 0",
+                )?;
+                for &idx in recipients {
+                    if stmt.execute(rusqlite::params![id, idx, now, next_attempt])? != 1 {
+                        return Err(StoreError::invalid(format!(
+                            "queued message {id} has no pending recipient {idx}"
+                        )));
+                    }
                 }
             }
-        }
-        tx.execute(
-            "UPDATE queue SET last_attempt = ?2 WHERE id = ?1",
-            [id, now],
-        )?;
-        update_summary(&tx, id)?;
-        tx.commit()?;
-        Ok(())
+            tx.execute(
+                "UPDATE queue SET last_attempt = ?2 WHERE id = ?1",
+                [id, now],
+            )?;
+            update_summary(&tx, id)?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     /// Opens a queued message file with its prefix.
@@ -358,12 +380,24 @@ impl Store {
                 .ok_or_else(|| StoreError::not_found(format!("no queued message {id}")))?
         };
         let path = files::msg_path(&self.layout.queue_msg(), id);
-        let file = File::open(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                StoreError::not_found(format!("queued message {id} is gone"))
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Files go only after their row's deletion was committed:
+                // this row's removal was lost in a crash (see the module
+                // comment), so it goes now.
+                tracing::warn!(id, "queued message without its file: row removed");
+                let mut conn = lock(&self.system.writer);
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                tx.execute("DELETE FROM queue_recipients WHERE queue_id = ?1", [id])?;
+                tx.execute("DELETE FROM queue WHERE id = ?1", [id])?;
+                tx.commit()?;
+                return Err(StoreError::not_found(format!(
+                    "queued message {id} is gone"
+                )));
             }
-            _ => StoreError::io(format!("open {}", path.display()), e),
-        })?;
+            Err(e) => return Err(StoreError::io(format!("open {}", path.display()), e)),
+        };
         Ok(QueueFile { prefix, file, size })
     }
 
@@ -374,61 +408,65 @@ impl Store {
         let now = unix_now();
         let removed = {
             let mut conn = lock(&self.system.writer);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            require_row(&tx, id)?;
-            let mut last_error = None;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "UPDATE queue_recipients SET state = ?3, next_attempt = ?4,
+            relaxed(&mut conn, |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                require_row(&tx, id)?;
+                let mut last_error = None;
+                {
+                    let mut stmt = tx.prepare_cached(
+                        "UPDATE queue_recipients SET state = ?3, next_attempt = ?4,
                         last_error = COALESCE(?5, last_error),
                         delay_notified = delay_notified OR ?6
                      WHERE queue_id = ?1 AND idx = ?2 AND state = 0",
-                )?;
-                for r in results {
-                    let (state, next) = match r.outcome {
-                        RecipientOutcome::Delivered => (STATE_DELIVERED, now),
-                        RecipientOutcome::Failed => (STATE_FAILED, now),
-                        RecipientOutcome::Retry { next_attempt } => (STATE_PENDING, next_attempt),
-                    };
-                    let error = r.error.as_deref().map(clean_error);
-                    if error.is_some() {
-                        last_error.clone_from(&error);
-                    }
-                    let n = stmt.execute(rusqlite::params![
-                        id,
-                        r.index,
-                        state,
-                        next,
-                        error,
-                        r.delay_notified
-                    ])?;
-                    if n != 1 {
-                        return Err(StoreError::invalid(format!(
-                            "queued message {id} has no pending recipient {}",
-                            r.index
-                        )));
-                    }
-                }
-            }
-            let pending: i64 = tx
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ?1 AND state = 0",
-                )?
-                .query_row([id], |r| r.get(0))?;
-            if pending == 0 {
-                tx.execute("DELETE FROM queue_recipients WHERE queue_id = ?1", [id])?;
-                tx.execute("DELETE FROM queue WHERE id = ?1", [id])?;
-            } else {
-                if last_error.is_some() {
-                    tx.execute(
-                        "UPDATE queue SET last_error = ?2 WHERE id = ?1",
-                        rusqlite::params![id, last_error],
                     )?;
+                    for r in results {
+                        let (state, next) = match r.outcome {
+                            RecipientOutcome::Delivered => (STATE_DELIVERED, now),
+                            RecipientOutcome::Failed => (STATE_FAILED, now),
+                            RecipientOutcome::Retry { next_attempt } => {
+                                (STATE_PENDING, next_attempt)
+                            }
+                        };
+                        let error = r.error.as_deref().map(clean_error);
+                        if error.is_some() {
+                            last_error.clone_from(&error);
+                        }
+                        let n = stmt.execute(rusqlite::params![
+                            id,
+                            r.index,
+                            state,
+                            next,
+                            error,
+                            r.delay_notified
+                        ])?;
+                        if n != 1 {
+                            return Err(StoreError::invalid(format!(
+                                "queued message {id} has no pending recipient {}",
+                                r.index
+                            )));
+                        }
+                    }
                 }
-                update_summary(&tx, id)?;
-            }
-            tx.commit()?;
-            pending == 0
+                let pending: i64 = tx
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM queue_recipients WHERE queue_id = ?1 AND state = 0",
+                    )?
+                    .query_row([id], |r| r.get(0))?;
+                if pending == 0 {
+                    tx.execute("DELETE FROM queue_recipients WHERE queue_id = ?1", [id])?;
+                    tx.execute("DELETE FROM queue WHERE id = ?1", [id])?;
+                } else {
+                    if last_error.is_some() {
+                        tx.execute(
+                            "UPDATE queue SET last_error = ?2 WHERE id = ?1",
+                            rusqlite::params![id, last_error],
+                        )?;
+                    }
+                    update_summary(&tx, id)?;
+                }
+                tx.commit()?;
+                Ok(pending == 0)
+            })?
         };
         if removed {
             self.remove_queue_file(id);
@@ -526,6 +564,23 @@ mod tests {
         assert_eq!(reverse_path("<a@B.example>").unwrap(), "a@b.example");
         assert_eq!(reverse_path("a@b.example").unwrap(), "a@b.example");
         assert!(reverse_path("<a b@x>").is_err());
+    }
+
+    #[test]
+    fn relaxed_commits_restore_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.pragma_update(None, "synchronous", "FULL").unwrap();
+        let sync = |c: &Connection| -> i64 {
+            c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
+        };
+        let inside = relaxed(&mut conn, |c| Ok(sync(c))).unwrap();
+        assert_eq!(inside, 1, "NORMAL inside");
+        assert_eq!(sync(&conn), 2, "FULL after");
+        let failed: Result<()> = relaxed(&mut conn, |_| Err(StoreError::invalid("no")));
+        assert!(failed.is_err());
+        assert_eq!(sync(&conn), 2, "FULL after a failure too");
     }
 
     #[test]

@@ -83,10 +83,11 @@ impl Store {
     }
 }
 
+/// The sum of the mailboxes' sizes (kept in their rows, counters.rs).
 fn used(acc: &Account) -> Result<u64> {
     acc.read(|c| {
         let n: i64 = c
-            .prepare_cached("SELECT COALESCE(SUM(size), 0) FROM messages WHERE expunged = 0")?
+            .prepare_cached("SELECT COALESCE(SUM(msg_size), 0) FROM mailboxes")?
             .query_row([], |r| r.get(0))?;
         Ok(u64::try_from(n).unwrap_or(0))
     })

@@ -98,29 +98,106 @@ fn append_with_a_bad_message_stores_nothing() {
 }
 
 #[test]
-fn select_pages_through_all_messages() {
+fn select_pages_through_uid_ranges() {
     let (_d, s) = with_account();
     for _ in 0..5 {
         append(&s, "Inbox", &[b"x\r\n", b"y\r\n"], &[]);
     }
-    let (info, p1) = s.mailbox_select("mox", "Inbox", 0, 4).unwrap();
-    assert_eq!(info.messages, 10);
-    assert_eq!(
-        p1.iter().map(|m| m.uid).collect::<Vec<_>>(),
-        vec![1, 2, 3, 4]
-    );
-    let (_, p2) = s.mailbox_select("mox", "Inbox", 4, 4).unwrap();
-    assert_eq!(
-        p2.iter().map(|m| m.uid).collect::<Vec<_>>(),
-        vec![5, 6, 7, 8]
-    );
-    let (_, p3) = s.mailbox_select("mox", "Inbox", 8, 4).unwrap();
-    assert_eq!(p3.len(), 2);
-    let (_, p4) = s.mailbox_select("mox", "Inbox", 10, 4).unwrap();
-    assert!(p4.is_empty());
+    let id = inbox_id(&s);
+    // Gaps: 3 and 6 expunged, so UIDs 1:2, 4:5, 7:10.
+    s.store_flags(&change(id, &[3, 6], FlagOp::Add, &["\\Deleted"], None))
+        .unwrap();
+    s.expunge_deleted("mox", id, None).unwrap();
+    s.store_flags(&change(
+        id,
+        &[1, 2, 4],
+        FlagOp::Add,
+        &["\\Seen", "Work"],
+        None,
+    ))
+    .unwrap();
+    let p1 = s.mailbox_select("mox", "Inbox", 0, 2).unwrap();
+    assert_eq!(p1.mailbox.messages, 8);
+    assert_eq!(p1.uids, vec![(1, 2), (4, 5)]);
+    assert!(p1.more);
+    assert_eq!(p1.first_unseen, Some(5));
+    assert_eq!(p1.keywords, vec!["work"]);
+    assert_eq!(p1.first_unclaimed_uid, 1);
+    let p2 = s.mailbox_select("mox", "Inbox", 5, 2).unwrap();
+    assert_eq!(p2.uids, vec![(7, 10)]);
+    assert!(!p2.more);
+    let all = s.mailbox_select("mox", "Inbox", 0, 100).unwrap();
+    assert_eq!(all.uids, vec![(1, 2), (4, 5), (7, 10)]);
+    assert!(!all.more);
+    let past = s.mailbox_select("mox", "Inbox", 10, 4).unwrap();
+    assert!(past.uids.is_empty() && !past.more);
     assert_eq!(
         s.mailbox_select("mox", "Nope", 0, 4).unwrap_err().kind,
         StoreErrorKind::NotFound
+    );
+    // Found from the tombstones, and without them (as if they had been
+    // removed) from the messages.
+    let db = rusqlite::Connection::open(_d.path().join("accounts/mox/index.db")).unwrap();
+    db.execute("DELETE FROM messages WHERE expunged = 1 AND uid = 3", [])
+        .unwrap();
+    let again = s.mailbox_select("mox", "Inbox", 0, 100).unwrap();
+    assert_eq!(again.uids, vec![(1, 2), (4, 5), (7, 10)]);
+    // Everything seen: no first unseen.
+    s.store_flags(&change(
+        id,
+        &[5, 7, 8, 9, 10],
+        FlagOp::Add,
+        &["\\Seen"],
+        None,
+    ))
+    .unwrap();
+    assert_eq!(
+        s.mailbox_select("mox", "Inbox", 0, 9).unwrap().first_unseen,
+        None
+    );
+}
+
+#[test]
+fn messages_changed_since_a_modseq_in_pages() {
+    let (_d, s) = with_account();
+    append(&s, "Inbox", &[b"a\r\n", b"b\r\n", b"c\r\n", b"d\r\n"], &[]);
+    let id = inbox_id(&s);
+    let before = s.mailbox_status("mox", "Inbox").unwrap().highest_modseq;
+    s.store_flags(&change(id, &[4, 2], FlagOp::Add, &["\\Flagged"], None))
+        .unwrap();
+    let changed = s.messages_changed("mox", id, before, 0).unwrap();
+    assert_eq!(
+        changed.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        vec![2, 4]
+    );
+    assert_eq!(changed[0].flags, vec!["\\Flagged"]);
+    let rest = s.messages_changed("mox", id, before, 2).unwrap();
+    assert_eq!(rest.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![4]);
+    assert_eq!(s.messages_changed("mox", id, 0, 0).unwrap().len(), 4);
+    assert_eq!(
+        s.messages_changed("mox", 999, 0, 0).unwrap_err().kind,
+        StoreErrorKind::NotFound
+    );
+}
+
+#[test]
+fn metas_of_runs_and_scattered_uids() {
+    let (_d, s) = with_account();
+    let bodies: Vec<&[u8]> = vec![b"m\r\n"; 100];
+    append(&s, "Inbox", &bodies, &[]);
+    let id = inbox_id(&s);
+    let wanted: Vec<u32> = (1..=40).chain([55, 99, 100, 150]).collect();
+    let metas = s.message_metas("mox", id, &wanted).unwrap();
+    let got: Vec<u32> = metas.iter().map(|m| m.uid).collect();
+    assert_eq!(
+        got,
+        wanted[..wanted.len() - 1].to_vec(),
+        "150 does not exist"
+    );
+    let metas = s.message_metas("mox", id, &[90, 2, 50]).unwrap();
+    assert_eq!(
+        metas.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        vec![2, 50, 90]
     );
 }
 
@@ -249,9 +326,10 @@ fn expunge_removes_only_deleted_and_leaves_tombstones() {
     assert_eq!(s.expunge_deleted("mox", id, None).unwrap(), vec![4]);
     assert!(s.expunge_deleted("mox", id, None).unwrap().is_empty());
     assert_eq!(s.vanished("mox", id, before).unwrap(), vec![1, 2, 4]);
-    let (info, msgs) = s.mailbox_select("mox", "Inbox", 0, 100).unwrap();
-    assert_eq!(msgs.iter().map(|m| m.uid).collect::<Vec<_>>(), vec![3]);
-    assert_eq!(info.deleted, 0);
+    let page = s.mailbox_select("mox", "Inbox", 0, 100).unwrap();
+    assert_eq!(page.uids, vec![(3, 3)]);
+    let info = page.mailbox;
+    assert_eq!((info.messages, info.deleted), (1, 0));
     assert!(
         s.vanished("mox", id, info.highest_modseq)
             .unwrap()

@@ -272,3 +272,24 @@ fn drop_removes_row_and_file_and_state_survives_reopen() {
         [keep.to_string()]
     );
 }
+
+#[test]
+fn a_row_whose_file_is_gone_is_removed_at_open() {
+    // A removal whose commit was lost in a crash (results are committed
+    // without fsync) leaves the row; the file was already gone.
+    let (dir, s) = common::with_account();
+    let id = s
+        .queue_add(
+            add("mox", "mox@example.org", &["a@remote.example"], ""),
+            common::memfd(b"Subject: x\r\n\r\nx\r\n"),
+        )
+        .unwrap();
+    std::fs::remove_file(dir.path().join(format!("queue/msg/0/{id}"))).unwrap();
+    let e = s.queue_open(id).err().expect("no file");
+    assert_eq!(e.kind, StoreErrorKind::NotFound);
+    assert!(s.queue_list().unwrap().is_empty(), "the row went with it");
+    assert_eq!(
+        s.queue_open(id).err().expect("no row").kind,
+        StoreErrorKind::NotFound
+    );
+}

@@ -15,8 +15,8 @@ pub fn norm(flag: &str) -> String {
     flag.to_ascii_lowercase()
 }
 
-/// Flags as a set, `\Recent` left out (moxd does not keep it; IMAP4rev2
-/// has none).
+/// Flags as a set, `\Recent` left out (it is session state: recent in
+/// one session, not in the others; IMAP4rev2 has none).
 pub fn flag_set<'a>(flags: impl IntoIterator<Item = &'a String>) -> BTreeSet<String> {
     flags
         .into_iter()

@@ -150,48 +150,8 @@ ZONE
     # Only the records inside example.org (moxctl prints absolute names).
     grep -E '^([^ ]+\.)?example\.org\. ' "$WORK/records.txt"
 } >"$NSD_DIR/org.zone"
-cat >"$NSD_DIR/nsd.conf" <<CONF
-server:
-  ip-address: $DNS_IP@53
-  username: ""
-  zonesdir: "$NSD_DIR"
-  database: ""
-  pidfile: "$NSD_DIR/nsd.pid"
-  logfile: "$NSD_DIR/nsd.log"
-  xfrdfile: "$NSD_DIR/xfrd.state"
-  zonelistfile: "$NSD_DIR/zone.list"
-remote-control:
-  control-enable: no
-zone:
-  name: test
-  zonefile: test.zone
-zone:
-  name: org
-  zonefile: org.zone
-CONF
-nsd-checkzone test "$NSD_DIR/test.zone" >/dev/null || fail "test zone"
-nsd-checkzone org "$NSD_DIR/org.zone" >/dev/null || fail "org zone: $(cat "$NSD_DIR/org.zone")"
-nsd -d -c "$NSD_DIR/nsd.conf" >"$NSD_DIR/nsd.out" 2>&1 &
-NSD_PID=$!
-python3 - "$DNS_IP" "$WAIT" <<'PY' || fail "NSD does not answer on $DNS_IP:53"
-import socket, struct, sys, time
-ip, wait = sys.argv[1], float(sys.argv[2])
-q = struct.pack(">HHHHHH", 0x4d58, 0x0100, 1, 0, 0, 0)
-q += b"".join(bytes([len(l)]) + l.encode() for l in "sender.interop.test".split(".")) + b"\0"
-q += struct.pack(">HH", 16, 1)
-t0 = time.time()
-while time.time() - t0 < wait:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(0.5)
-    try:
-        s.sendto(q, (ip, 53))
-        r, _ = s.recvfrom(4096)
-        if r[:2] == b"\x4d\x58" and struct.unpack(">H", r[6:8])[0] >= 1:
-            sys.exit(0)
-    except OSError:
-        time.sleep(0.2)
-sys.exit(1)
-PY
+. "$(dirname "$0")/nsd.sh"
+nsd_start "$NSD_DIR" "$DNS_IP" "$WAIT" sender.interop.test 16 test org || fail "NSD"
 printf 'nameserver %s\noptions timeout:2 attempts:2\n' "$DNS_IP" >"$WORK/resolv.conf"
 # Run a command with resolv.conf pointing at the test DNS (this process only).
 with_test_dns() {

@@ -85,45 +85,8 @@ ns IN A 127.0.0.2
 pf IN MX 10 mx.pf
 mx.pf IN A 127.0.0.3
 ZONE
-cat >"$NSD_DIR/nsd.conf" <<CONF
-server:
-  ip-address: $DNS_IP@53
-  username: ""
-  zonesdir: "$NSD_DIR"
-  database: ""
-  pidfile: "$NSD_DIR/nsd.pid"
-  logfile: "$NSD_DIR/nsd.log"
-  xfrdfile: "$NSD_DIR/xfrd.state"
-  zonelistfile: "$NSD_DIR/zone.list"
-remote-control:
-  control-enable: no
-zone:
-  name: interop.test
-  zonefile: interop.test.zone
-CONF
-nsd-checkconf "$NSD_DIR/nsd.conf" || fail "nsd.conf"
-nsd -d -c "$NSD_DIR/nsd.conf" >"$NSD_DIR/nsd.out" 2>&1 &
-NSD_PID=$!
-python3 - "$DNS_IP" "$WAIT" <<'PY' || fail "NSD does not answer on $DNS_IP:53"
-import socket, struct, sys, time
-ip, wait = sys.argv[1], float(sys.argv[2])
-# A query for pf.interop.test MX; any answer with our id will do.
-q = struct.pack(">HHHHHH", 0x4d58, 0x0100, 1, 0, 0, 0)
-q += b"".join(bytes([len(l)]) + l.encode() for l in "pf.interop.test".split(".")) + b"\0"
-q += struct.pack(">HH", 15, 1)
-t0 = time.time()
-while time.time() - t0 < wait:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.settimeout(0.5)
-    try:
-        s.sendto(q, (ip, 53))
-        r, _ = s.recvfrom(4096)
-        if r[:2] == b"\x4d\x58" and struct.unpack(">H", r[6:8])[0] >= 1:
-            sys.exit(0)
-    except OSError:
-        time.sleep(0.2)
-sys.exit(1)
-PY
+. "$(dirname "$0")/nsd.sh"
+nsd_start "$NSD_DIR" "$DNS_IP" "$WAIT" pf.interop.test 15 interop.test || fail "NSD"
 note "NSD serves interop.test on $DNS_IP:53"
 
 # --- Postfix on 127.0.0.3:25, virtual Maildir delivery --------------------

@@ -59,6 +59,9 @@ pub struct MailboxInfo {
     pub deleted: u32,
     /// Sum of message sizes (RFC 8438).
     pub size: u64,
+    /// Messages no session has claimed as \Recent yet (RFC 3501 §6.3.10
+    /// STATUS RECENT).
+    pub recent: u32,
 }
 
 /// Everything about a message but its content.
@@ -75,12 +78,20 @@ pub struct MessageMeta {
     pub save_date: Option<i64>,
 }
 
-/// A mailbox as SELECT sees it: consistent counts and all its messages.
+/// A mailbox as SELECT sees it: its counts and the UIDs of its messages,
+/// nothing per message beyond that (commands read metadata when they
+/// need it), so that opening a large mailbox is cheap.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub mailbox: MailboxInfo,
-    /// Non-expunged messages, ascending by UID.
-    pub messages: Vec<MessageMeta>,
+    /// UIDs of the non-expunged messages, ascending.
+    pub uids: Vec<u32>,
+    /// Keywords set on messages of the mailbox (its FLAGS), sorted.
+    pub keywords: Vec<String>,
+    /// The lowest UID of a message without \Seen (RFC 3501 UNSEEN).
+    pub first_unseen: Option<u32>,
+    /// Messages from this UID on are \Recent in no session yet.
+    pub first_unclaimed_uid: u32,
 }
 
 /// A message's octets (delivery prefix and file) and its structure as
@@ -253,6 +264,28 @@ pub trait Backend: Credentials + Send + Sync + 'static {
         account: &str,
         name: &str,
     ) -> impl Future<Output = Result<Snapshot, BackendError>> + Send;
+
+    /// Metadata of the messages with a modseq above `since`, ascending by
+    /// UID (RFC 7162 §3.2.5.1 QRESYNC; resynchronisation after lost
+    /// events).
+    fn changed_since(
+        &self,
+        account: &str,
+        mailbox_id: i64,
+        since: u64,
+    ) -> impl Future<Output = Result<Vec<MessageMeta>, BackendError>> + Send;
+
+    /// \Recent (RFC 3501 §2.3.2): claims for this session the messages
+    /// with a UID up to `up_to` that no session has claimed yet (a message
+    /// is recent in one session only); with `claim` false (EXAMINE) only
+    /// tells which those are. Returns their UIDs (first, last), inclusive.
+    fn claim_recent(
+        &self,
+        account: &str,
+        mailbox_id: i64,
+        up_to: u32,
+        claim: bool,
+    ) -> impl Future<Output = Result<Option<(u32, u32)>, BackendError>> + Send;
 
     /// Current metadata of those of `uids` that exist, ascending by UID.
     fn message_meta(

@@ -648,8 +648,11 @@ impl Writer<'_> {
         for addr in a {
             self.out.push(b'(');
             self.text_field(addr.name.as_deref());
-            self.raw(" NIL ");
-            self.text_field(addr.mailbox.as_deref());
+            self.sp();
+            // RFC 9051 §7.5.2: the obsolete source route goes in addr-adl.
+            self.text_field(addr.adl());
+            self.sp();
+            self.text_field(addr.local_part());
             self.sp();
             self.text_field(addr.host.as_deref());
             self.out.push(b')');

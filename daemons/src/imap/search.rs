@@ -4,13 +4,15 @@
 //! SEARCH, SORT and THREAD. Recursion follows the parsed key, whose depth
 //! the parser bounds.
 
+use std::fmt::Write as _;
+
 use mail_parser::parsers::MessageStream;
 use mail_parser::{HeaderValue, MessageParser, PartType};
 
 use crate::imap::backend::{MessageContent, MessageMeta};
 use crate::imap::datetime::Date;
 use crate::imap::parse::{SearchKey, SequenceSet, in_ranges};
-use crate::imap::parsed::header;
+use crate::imap::parsed::{Address, header};
 
 /// Most nested message/rfc822 levels whose text BODY/TEXT look at.
 const MAX_TEXT_DEPTH: usize = 8;
@@ -100,6 +102,28 @@ impl<'a> Target<'a> {
             .any(|(n, v)| n.eq_ignore_ascii_case(name) && v.to_lowercase().contains(&needle))
     }
 
+    /// FROM, TO, CC, BCC (RFC 9051 §6.4.4): a substring of the field's
+    /// addresses as the ENVELOPE has them (comments inside addresses
+    /// removed, RFC 5322 §3.2.2), each written `name <local@domain>`,
+    /// groups as `group: ...;`. A field that gave no address is searched
+    /// as text.
+    fn address_contains(&mut self, field: AddressField, needle: &str) -> bool {
+        let text = self.content.map(|c| {
+            let e = &c.parsed.envelope;
+            let list = match field {
+                AddressField::From => &e.from,
+                AddressField::To => &e.to,
+                AddressField::Cc => &e.cc,
+                AddressField::Bcc => &e.bcc,
+            };
+            addresses_text(list)
+        });
+        match text {
+            Some(t) if !t.is_empty() => t.to_lowercase().contains(&needle.to_lowercase()),
+            _ => self.header_contains(field.name(), needle),
+        }
+    }
+
     /// The decoded text of the message's text parts, lower-cased.
     fn body_text(&mut self) -> &str {
         if self.text.is_none() {
@@ -126,6 +150,64 @@ impl<'a> Target<'a> {
             _ => None,
         }
     }
+}
+
+/// The address fields SEARCH looks at as addresses.
+#[derive(Debug, Clone, Copy)]
+enum AddressField {
+    From,
+    To,
+    Cc,
+    Bcc,
+}
+
+impl AddressField {
+    fn name(self) -> &'static str {
+        match self {
+            AddressField::From => "from",
+            AddressField::To => "to",
+            AddressField::Cc => "cc",
+            AddressField::Bcc => "bcc",
+        }
+    }
+}
+
+/// Envelope addresses as text: `name <local@domain>` (or `local@domain`)
+/// joined with `, `; a group as `group: ...;`.
+fn addresses_text(list: &[Address]) -> String {
+    let mut out = String::new();
+    let mut sep = "";
+    for a in list {
+        match (a.local_part(), a.host.as_deref()) {
+            // Group start marker: mailbox is the group name.
+            (Some(group), None) => {
+                out.push_str(sep);
+                out.push_str(group);
+                out.push(':');
+                sep = " ";
+            }
+            // Group end marker.
+            (None, None) => {
+                out.push(';');
+                sep = ", ";
+            }
+            (local, Some(host)) => {
+                out.push_str(sep);
+                let spec = match (local.unwrap_or(""), host) {
+                    (l, "") => l.to_string(),
+                    (l, h) => format!("{l}@{h}"),
+                };
+                match a.name.as_deref() {
+                    Some(n) => {
+                        let _ = write!(out, "{n} <{spec}>");
+                    }
+                    None => out.push_str(&spec),
+                }
+                sep = ", ";
+            }
+        }
+    }
+    out
 }
 
 /// A header value with encoded words (RFC 2047) decoded, unfolded.
@@ -187,9 +269,11 @@ impl Context<'_> {
             Undraft => !t.has_flag("\\Draft"),
             Unflagged => !t.has_flag("\\Flagged"),
             Unseen => !t.has_flag("\\Seen"),
-            // moxd has no \Recent (as mox): nothing is recent or new.
-            Recent | New => false,
-            Old => true,
+            // RFC 3501 §6.4.4: \Recent is the session's (session/recent.rs
+            // adds it to the flags); NEW is RECENT UNSEEN, OLD NOT RECENT.
+            Recent => t.has_flag("\\Recent"),
+            New => t.has_flag("\\Recent") && !t.has_flag("\\Seen"),
+            Old => !t.has_flag("\\Recent"),
             Keyword(kw) => t.has_flag(kw),
             Unkeyword(kw) => !t.has_flag(kw),
             Larger(n) => t.meta.size > *n,
@@ -220,10 +304,10 @@ impl Context<'_> {
             Uid(set) => seq_in(set, t.meta.uid, self.last_uid, Some(self.saved)),
             Sequence(SequenceSet::Saved) => self.saved.binary_search(&t.meta.uid).is_ok(),
             Sequence(set) => seq_in(set, t.seq, self.count, None),
-            Bcc(s) => t.header_contains("bcc", s),
-            Cc(s) => t.header_contains("cc", s),
-            From(s) => t.header_contains("from", s),
-            To(s) => t.header_contains("to", s),
+            Bcc(s) => t.address_contains(AddressField::Bcc, s),
+            Cc(s) => t.address_contains(AddressField::Cc, s),
+            From(s) => t.address_contains(AddressField::From, s),
+            To(s) => t.address_contains(AddressField::To, s),
             Subject(s) => t.header_contains("subject", s),
             // RFC 9051 §6.4.4: an empty string matches every message
             // with the field.
@@ -296,5 +380,43 @@ mod tests {
             Box::new(SearchKey::Seen),
             Box::new(SearchKey::Larger(3))
         )));
+    }
+
+    #[test]
+    fn addresses_match_without_comments() {
+        // RFC 5322 §3.2.2: comments may sit between the parts of an
+        // address; they are not part of it.
+        let msg = b"From: <user-from (comment)@ (comment) domain.org>\r\n\
+To: user-to@domain.org (RealTo), groupname: g1@domain.org;\r\n\
+Cc: =?utf-8?q?J=C3=B6rg?= <j@example.org>\r\n\
+Bcc: not an address list ;;\r\n\r\nbody\r\n";
+        let c = content(msg);
+        let meta = MessageMeta {
+            uid: 1,
+            modseq: 1,
+            flags: Vec::new(),
+            size: msg.len() as u64,
+            internal_date: 0,
+            save_date: None,
+        };
+        let ctx = Context {
+            count: 1,
+            last_uid: 1,
+            saved: &[],
+            now: 0,
+        };
+        let mut t = Target::new(1, &meta, Some(&c));
+        let mut m = |k: SearchKey| ctx.matches(&k, &mut t);
+        assert!(m(SearchKey::From("user-from@domain.org".into())));
+        assert!(m(SearchKey::From("USER-FROM@DOMAIN".into())));
+        assert!(!m(SearchKey::From("comment".into())));
+        assert!(m(SearchKey::To("realto <user-to@".into())));
+        assert!(m(SearchKey::To("groupname".into())));
+        assert!(m(SearchKey::To("g1@domain.org".into())));
+        assert!(m(SearchKey::Cc("jörg <j@example.org>".into())));
+        // A field that gives no address is searched as text.
+        assert!(m(SearchKey::Bcc("not an address".into())));
+        assert!(m(SearchKey::Bcc(String::new())));
+        assert!(!m(SearchKey::To("nobody".into())));
     }
 }

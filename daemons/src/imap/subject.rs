@@ -10,8 +10,17 @@ const MAX_ROUNDS: usize = 1000;
 
 /// RFC 5256 §2.1 base subject of a raw Subject value.
 pub fn base_subject(raw: &str) -> String {
+    base_subject_and_reply(raw).0
+}
+
+/// The base subject, and whether the subject is a reply or forward
+/// (RFC 5256 §2.1: a `(fwd)` trailer, a `Re:`/`Fw:`/`Fwd:` leader or a
+/// `[fwd: ...]` wrapper was removed), which THREAD REFERENCES uses when it
+/// groups threads by subject (RFC 5256 §4 step 5).
+pub fn base_subject_and_reply(raw: &str) -> (String, bool) {
     let decoded = decode_value(raw.as_bytes());
     let mut s: String = decoded.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut reply = false;
     for _ in 0..MAX_ROUNDS {
         let before = s.len();
         // (2) trailers.
@@ -19,6 +28,7 @@ pub fn base_subject(raw: &str) -> String {
             let t = s.trim_end();
             if let Some(x) = strip_suffix_ci(t, "(fwd)") {
                 s = x.to_string();
+                reply = true;
             } else {
                 s = t.to_string();
                 break;
@@ -29,19 +39,22 @@ pub fn base_subject(raw: &str) -> String {
             let t = s.trim_start();
             let (rest, stripped) = strip_leader(t);
             s = rest.to_string();
-            if !stripped {
-                break;
+            match stripped {
+                Leader::None => break,
+                Leader::Blob => {}
+                Leader::ReFwd => reply = true,
             }
         }
         // (6) [fwd: ...] wrapper.
         if let Some(inner) = strip_prefix_ci(&s, "[fwd:").and_then(|x| x.strip_suffix(']')) {
             s = inner.trim().to_string();
+            reply = true;
         }
         if s.len() == before {
             break;
         }
     }
-    s.to_lowercase()
+    (s.to_lowercase(), reply)
 }
 
 fn strip_prefix_ci<'a>(s: &'a str, p: &str) -> Option<&'a str> {
@@ -65,8 +78,18 @@ fn strip_blob(s: &str) -> Option<&str> {
     (!after.is_empty()).then_some(after)
 }
 
+/// What [`strip_leader`] removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leader {
+    None,
+    /// A `subj-blob`.
+    Blob,
+    /// A `subj-refwd`: the subject is a reply or forward.
+    ReFwd,
+}
+
 /// One `subj-refwd` or leading blob removed.
-fn strip_leader(s: &str) -> (&str, bool) {
+fn strip_leader(s: &str) -> (&str, Leader) {
     for p in ["re", "fwd", "fw"] {
         if let Some(mut rest) = strip_prefix_ci(s, p) {
             rest = rest.trim_start();
@@ -74,19 +97,19 @@ fn strip_leader(s: &str) -> (&str, bool) {
                 rest = r;
             }
             if let Some(r) = rest.strip_prefix(':') {
-                return (r, true);
+                return (r, Leader::ReFwd);
             }
         }
     }
     if let Some(r) = strip_blob(s) {
-        return (r, true);
+        return (r, Leader::Blob);
     }
-    (s, false)
+    (s, Leader::None)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::base_subject;
+    use super::{base_subject, base_subject_and_reply};
 
     #[test]
     fn rfc5256_base_subjects() {
@@ -97,5 +120,16 @@ mod tests {
         assert_eq!(base_subject("=?utf-8?q?Re=3A_caf=C3=A9?="), "café");
         assert_eq!(base_subject("[only blob]"), "[only blob]");
         assert_eq!(base_subject("Re:"), "");
+    }
+
+    #[test]
+    fn replies_and_forwards() {
+        let r = |s: &str| base_subject_and_reply(s);
+        assert_eq!(r("foo"), ("foo".into(), false));
+        assert_eq!(r("Re: foo"), ("foo".into(), true));
+        assert_eq!(r("foo (fwd)"), ("foo".into(), true));
+        assert_eq!(r("[fwd: foo]"), ("foo".into(), true));
+        assert_eq!(r("[list] foo"), ("foo".into(), false));
+        assert_eq!(r("[list] Re: foo"), ("foo".into(), true));
     }
 }

@@ -87,6 +87,22 @@ struct Mailbox {
     messages: BTreeMap<u32, Message>,
     /// (uid, modseq of the expunge).
     tombstones: Vec<(u32, u64)>,
+    /// Keywords ever set on a message here (its FLAGS, as the store keeps them).
+    keywords: BTreeSet<String>,
+    /// The first UID no session has claimed as \Recent.
+    first_unclaimed: u32,
+}
+
+impl Mailbox {
+    /// Notes the keywords of flags as stored (known flags are not keywords).
+    fn note_keywords(&mut self, flags: &[String]) {
+        self.keywords.extend(
+            flags
+                .iter()
+                .filter(|f| !KNOWN_FLAGS.contains(&f.as_str()))
+                .cloned(),
+        );
+    }
 }
 
 #[derive(Debug)]
@@ -124,6 +140,8 @@ impl Account {
             modseq,
             messages: BTreeMap::new(),
             tombstones: Vec::new(),
+            keywords: BTreeSet::new(),
+            first_unclaimed: 1,
         };
         self.next_mailbox_id += 1;
         self.next_uidvalidity += 1;
@@ -165,6 +183,7 @@ fn info(name: &str, m: &Mailbox) -> MailboxInfo {
         unseen: count(&|x| !has_flag(&x.meta.flags, "\\Seen")),
         deleted: count(&|x| has_flag(&x.meta.flags, "\\Deleted")),
         size: m.messages.values().map(|x| x.meta.size).sum(),
+        recent: count(&|x| x.meta.uid >= m.first_unclaimed),
     }
 }
 
@@ -391,6 +410,7 @@ impl MemBackend {
             for (m, flags) in prepared {
                 let uid = mb.uidnext;
                 mb.uidnext += 1;
+                mb.note_keywords(&flags);
                 let parsed = Arc::new(ParsedMessage::from_bytes(&m.data));
                 let size = m.data.len() as u64;
                 let message = Message {
@@ -466,6 +486,7 @@ impl MemBackend {
                 m.meta.uid = uid;
                 m.meta.modseq = modseq;
                 m.meta.save_date = Some(now());
+                dst.note_keywords(&m.meta.flags);
                 dst.messages.insert(uid, m);
                 events.push(ChangeEvent::MessageAdded {
                     account: name.clone(),
@@ -725,8 +746,52 @@ impl Backend for MemBackend {
                 .ok_or_else(|| BackendError::NotFound(format!("no mailbox {name}")))?;
             Ok(Snapshot {
                 mailbox: info(name, m),
-                messages: m.messages.values().map(|x| x.meta.clone()).collect(),
+                uids: m.messages.keys().copied().collect(),
+                keywords: m.keywords.iter().cloned().collect(),
+                first_unseen: m
+                    .messages
+                    .values()
+                    .find(|x| !has_flag(&x.meta.flags, "\\Seen"))
+                    .map(|x| x.meta.uid),
+                first_unclaimed_uid: m.first_unclaimed,
             })
+        }))
+    }
+
+    fn changed_since(
+        &self,
+        account: &str,
+        mailbox_id: i64,
+        since: u64,
+    ) -> impl Future<Output = Result<Vec<MessageMeta>, BackendError>> + Send {
+        std::future::ready(self.with_account(account, |a| {
+            let (_, m) = a.by_id(mailbox_id)?;
+            Ok(m.messages
+                .values()
+                .filter(|x| x.meta.modseq > since)
+                .map(|x| x.meta.clone())
+                .collect())
+        }))
+    }
+
+    fn claim_recent(
+        &self,
+        account: &str,
+        mailbox_id: i64,
+        up_to: u32,
+        claim: bool,
+    ) -> impl Future<Output = Result<Option<(u32, u32)>, BackendError>> + Send {
+        std::future::ready(self.with_account(account, |a| {
+            let (_, m) = a.by_id(mailbox_id)?;
+            let last = up_to.min(m.uidnext.saturating_sub(1));
+            if m.first_unclaimed > last {
+                return Ok(None);
+            }
+            let first = m.first_unclaimed;
+            if claim {
+                m.first_unclaimed = last + 1;
+            }
+            Ok(Some((first, last)))
         }))
     }
 
@@ -834,6 +899,11 @@ impl Backend for MemBackend {
                 };
                 let changed = new != m.meta.flags;
                 if changed {
+                    mb.keywords.extend(
+                        new.iter()
+                            .filter(|f| !KNOWN_FLAGS.contains(&f.as_str()))
+                            .cloned(),
+                    );
                     let ms = *modseq.get_or_insert_with(|| {
                         let v = next;
                         next += 1;

@@ -51,6 +51,7 @@ pub fn mailbox_info(m: wire::MailboxInfo) -> be::MailboxInfo {
         unseen: count(m.unseen),
         deleted: count(m.deleted),
         size: m.size,
+        recent: count(m.recent),
     }
 }
 
@@ -138,13 +139,17 @@ mod tests {
             unseen: 2,
             size: 5000,
             deleted: 1,
+            recent: 4,
         });
         assert_eq!(m.special_use, Some(SpecialUse::Sent));
         assert_eq!(
             (m.id, m.uidvalidity, m.uidnext, m.highest_modseq),
             (3, 77, 12, 40)
         );
-        assert_eq!((m.messages, m.unseen, m.deleted, m.size), (11, 2, 1, 5000));
+        assert_eq!(
+            (m.messages, m.unseen, m.deleted, m.size, m.recent),
+            (11, 2, 1, 5000, 4)
+        );
         let odd = mailbox_info(wire::MailboxInfo {
             id: 1,
             name: "x".into(),
@@ -156,6 +161,7 @@ mod tests {
             unseen: 0,
             size: 0,
             deleted: 0,
+            recent: 0,
         });
         assert_eq!(odd.special_use, None);
         assert_eq!(odd.highest_modseq, 0);

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use ipc::frame::{MAX_FDS_PER_FRAME, MAX_FRAME_SIZE};
 use ipc::store::{
-    AppendMessage, ChangeEvent, FlagChange as WireFlagChange, MAX_PAGE, ScramCredentials,
-    ScramMechanism, StoreReply, StoreRequest,
+    AppendMessage, ChangeEvent, FlagChange as WireFlagChange, MAX_PAGE, MAX_SELECT_RANGES,
+    ScramCredentials, ScramMechanism, SelectPage, StoreReply, StoreRequest,
 };
 use tokio::sync::broadcast;
 
@@ -36,7 +36,9 @@ pub const MAX_APPEND_MESSAGES: usize = MAX_FDS_PER_FRAME;
 /// Octets of message structures one APPEND request may carry; the rest
 /// of the frame is left for everything else in it.
 pub const APPEND_STRUCTURE_BUDGET: usize = MAX_FRAME_SIZE / 2;
-/// Most SELECT pages read (bounds the loop even if the store misbehaves).
+/// Most pages a SELECT (or a read of changed messages) reads: every page
+/// holds at least one UID, or [`MAX_PAGE`] of them, above the previous
+/// page's (bounds the loop even if the store misbehaves).
 const MAX_SELECT_PAGES: u32 = u32::MAX / MAX_PAGE + 2;
 
 pub struct StoreBackend {
@@ -291,34 +293,117 @@ impl Backend for StoreBackend {
     }
 
     async fn select(&self, account: &str, name: &str) -> Result<Snapshot, BackendError> {
-        let mut messages: Vec<MessageMeta> = Vec::new();
+        let mut snap: Option<Snapshot> = None;
         let mut after_uid = 0;
         for _ in 0..MAX_SELECT_PAGES {
             let req = StoreRequest::MailboxSelect {
                 account: account.into(),
                 name: name.into(),
                 after_uid,
-                limit: MAX_PAGE,
+                limit: MAX_SELECT_RANGES,
             };
-            let (mailbox, page) = match self.call(&req).await? {
-                StoreReply::Selected { mailbox, messages } => (mailbox, messages),
+            let page = match self.call(&req).await? {
+                StoreReply::Selected(page) => page,
                 other => return Err(unexpected(&other)),
             };
-            let Some(last) = page.last().map(|m| m.uid) else {
-                return Ok(Snapshot {
-                    mailbox: mailbox_info(*mailbox),
-                    messages,
-                });
-            };
-            if page.first().is_some_and(|m| m.uid <= after_uid) || last <= after_uid {
+            let SelectPage {
+                mailbox,
+                uids,
+                more,
+                first_unseen,
+                keywords,
+                first_unclaimed_uid,
+            } = *page;
+            // Ranges ascending, above the last page, below UIDNEXT (which
+            // also bounds what the UIDs take in memory).
+            if uids
+                .iter()
+                .any(|&(first, last)| first > last || first <= after_uid)
+                || uids.windows(2).any(|w| w[1].0 <= w[0].1)
+                || uids
+                    .last()
+                    .is_some_and(|&(_, last)| last >= mailbox.uidnext)
+            {
                 return Err(BackendError::Temporary(
                     "store returned a SELECT page out of order".into(),
                 ));
             }
-            after_uid = last;
-            messages.extend(page.into_iter().map(message_meta));
+            // The first page's counts and modseq describe the snapshot: a
+            // change made while later pages are read comes as an event
+            // with a higher modseq.
+            let s = snap.get_or_insert_with(|| Snapshot {
+                mailbox: mailbox_info(mailbox.clone()),
+                uids: Vec::new(),
+                keywords,
+                first_unseen,
+                first_unclaimed_uid,
+            });
+            s.mailbox.uidnext = s.mailbox.uidnext.max(mailbox.uidnext);
+            let count: usize = uids.iter().map(|&(a, b)| (b - a) as usize + 1).sum();
+            s.uids.reserve(count);
+            s.uids.extend(uids.iter().flat_map(|&(a, b)| a..=b));
+            match (more, uids.last()) {
+                (true, Some(&(_, last))) => after_uid = last,
+                _ => return snap.ok_or_else(|| BackendError::Temporary("no SELECT page".into())),
+            }
         }
         Err(BackendError::Temporary("SELECT did not end".into()))
+    }
+
+    async fn changed_since(
+        &self,
+        account: &str,
+        mailbox_id: i64,
+        since: u64,
+    ) -> Result<Vec<MessageMeta>, BackendError> {
+        let mut out: Vec<MessageMeta> = Vec::new();
+        for _ in 0..MAX_SELECT_PAGES {
+            let req = StoreRequest::MessagesChanged {
+                account: account.into(),
+                mailbox_id,
+                since: wire_modseq(since),
+                after_uid: out.last().map_or(0, |m| m.uid),
+            };
+            let page = match self.call(&req).await? {
+                StoreReply::Metas(m) => m,
+                other => return Err(unexpected(&other)),
+            };
+            let last = out.last().map_or(0, |m| m.uid);
+            if page.first().is_some_and(|m| m.uid <= last)
+                || page.windows(2).any(|w| w[1].uid <= w[0].uid)
+            {
+                return Err(BackendError::Temporary(
+                    "store returned changed messages out of order".into(),
+                ));
+            }
+            let full = page.len() >= MAX_PAGE as usize;
+            out.extend(page.into_iter().map(message_meta));
+            if !full {
+                return Ok(out);
+            }
+        }
+        Err(BackendError::Temporary(
+            "changed messages did not end".into(),
+        ))
+    }
+
+    async fn claim_recent(
+        &self,
+        account: &str,
+        mailbox_id: i64,
+        up_to: u32,
+        claim: bool,
+    ) -> Result<Option<(u32, u32)>, BackendError> {
+        let req = StoreRequest::RecentClaim {
+            account: account.into(),
+            mailbox_id,
+            up_to,
+            claim,
+        };
+        match self.call(&req).await? {
+            StoreReply::RecentClaimed(r) => Ok(r),
+            other => Err(unexpected(&other)),
+        }
     }
 
     async fn message_meta(

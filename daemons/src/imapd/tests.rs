@@ -15,8 +15,8 @@ use ipc::master::{MasterToWorker, WorkerToMaster};
 use ipc::role::Peer;
 use ipc::sandbox::{FeatureState, SandboxReport};
 use ipc::store::{
-    ChangeEvent, MAX_PAGE, MailboxInfo, MessageMeta, StoreError, StoreErrorKind, StoreReply,
-    StoreRequest,
+    ChangeEvent, MAX_PAGE, MAX_SELECT_RANGES, MailboxInfo, MessageMeta, SelectPage, StoreError,
+    StoreErrorKind, StoreReply, StoreRequest,
 };
 use ipc::{AsyncSender, Role};
 use tokio::sync::broadcast::error::RecvError;
@@ -199,10 +199,11 @@ fn mailbox(id: i64) -> MailboxInfo {
         uidvalidity: 42,
         uidnext: 45_001,
         highest_modseq: 99,
-        messages: 45_000,
+        messages: 40_500,
         unseen: 0,
         size: 0,
         deleted: 0,
+        recent: 3,
     }
 }
 
@@ -218,21 +219,59 @@ fn meta(uid: u32) -> MessageMeta {
 }
 
 const UIDS: u32 = 45_000;
+/// UID ranges the fake store puts in one SELECT page.
+const FAKE_RANGES: usize = 1000;
+
+/// The fake mailbox: UIDs 1..=45000 but every tenth.
+fn exists(uid: u32) -> bool {
+    (1..=UIDS).contains(&uid) && uid % 10 != 0
+}
 
 fn paging_handler() -> Arc<Handler> {
     Arc::new(|req, _| match req {
         StoreRequest::MailboxSelect {
             after_uid, limit, ..
         } => {
-            let from = after_uid + 1;
-            let to = (after_uid + (*limit).min(MAX_PAGE)).min(UIDS);
+            assert_eq!(*limit, MAX_SELECT_RANGES);
+            let mut uids: Vec<(u32, u32)> = Vec::new();
+            let mut more = false;
+            for u in (after_uid + 1..=UIDS).filter(|u| exists(*u)) {
+                if let Some(r) = uids.last_mut()
+                    && r.1 + 1 == u
+                {
+                    r.1 = u;
+                } else if uids.len() == FAKE_RANGES {
+                    more = true;
+                    break;
+                } else {
+                    uids.push((u, u));
+                }
+            }
+            let mut mb = mailbox(7);
+            // Later pages see a newer UIDNEXT (mail arrived meanwhile).
+            mb.uidnext += after_uid;
             (
-                StoreReply::Selected {
-                    mailbox: Box::new(mailbox(7)),
-                    messages: (from..=to).map(meta).collect(),
-                },
+                StoreReply::Selected(Box::new(SelectPage {
+                    mailbox: mb,
+                    uids,
+                    more,
+                    first_unseen: Some(5),
+                    keywords: vec!["work".into()],
+                    first_unclaimed_uid: 44_990,
+                })),
                 None,
             )
+        }
+        StoreRequest::MessagesChanged {
+            since, after_uid, ..
+        } => {
+            assert_eq!(*since, 50);
+            let page = (after_uid + 1..=UIDS)
+                .filter(|u| u % 2 == 0)
+                .take(MAX_PAGE as usize)
+                .map(meta)
+                .collect();
+            (StoreReply::Metas(page), None)
         }
         StoreRequest::MessageMetas { uids, .. } => {
             assert!(uids.len() <= MAX_PAGE as usize, "chunk of {}", uids.len());
@@ -252,15 +291,19 @@ fn paging_handler() -> Arc<Handler> {
 }
 
 #[tokio::test]
-async fn select_reads_pages_until_an_empty_one() {
+async fn select_reads_uid_ranges_in_pages() {
     let (ctx, store) = harness(paging_handler()).await;
     let b = StoreBackend::new(ctx.store.clone(), 10);
     let snap = b.select("alice", "Inbox").await.unwrap();
-    assert_eq!(snap.messages.len(), UIDS as usize);
-    assert!(snap.messages.windows(2).all(|w| w[0].uid < w[1].uid));
-    assert_eq!(snap.messages[44_999].uid, UIDS);
-    assert_eq!(snap.messages[0].modseq, 2);
+    let want: Vec<u32> = (1..=UIDS).filter(|u| exists(*u)).collect();
+    assert_eq!(snap.uids, want);
     assert_eq!(snap.mailbox.uidvalidity, 42);
+    assert_eq!((snap.mailbox.messages, snap.mailbox.recent), (40_500, 3));
+    assert_eq!(snap.mailbox.highest_modseq, 99, "the first page's");
+    assert_eq!(snap.mailbox.uidnext, 45_001 + 39_999, "the last page's");
+    assert_eq!(snap.keywords, vec!["work"]);
+    assert_eq!(snap.first_unseen, Some(5));
+    assert_eq!(snap.first_unclaimed_uid, 44_990);
     let pages: Vec<u32> = store
         .requests()
         .iter()
@@ -269,7 +312,21 @@ async fn select_reads_pages_until_an_empty_one() {
             _ => None,
         })
         .collect();
-    assert_eq!(pages, vec![0, 20_000, 40_000, 45_000]);
+    assert_eq!(pages, vec![0, 9_999, 19_999, 29_999, 39_999]);
+}
+
+#[tokio::test]
+async fn changed_messages_are_read_in_pages() {
+    let (ctx, store) = harness(paging_handler()).await;
+    let b = StoreBackend::new(ctx.store.clone(), 10);
+    let changed = b.changed_since("alice", 7, 50).await.unwrap();
+    assert_eq!(changed.len(), (UIDS / 2) as usize);
+    assert!(changed.windows(2).all(|w| w[0].uid < w[1].uid));
+    assert_eq!(changed[0].modseq, 3);
+    assert_eq!(
+        store.count(|r| matches!(r, StoreRequest::MessagesChanged { .. })),
+        2
+    );
 }
 
 #[tokio::test]

@@ -182,10 +182,7 @@ pub fn dispatch(
             after_uid,
             limit,
         } => match store.mailbox_select(&account, &name, after_uid, limit) {
-            Ok((mailbox, messages)) => StoreReply::Selected {
-                mailbox: Box::new(mailbox),
-                messages,
-            },
+            Ok(page) => StoreReply::Selected(Box::new(page)),
             Err(e) => StoreReply::Error(e.into()),
         },
         MessageMetas {
@@ -352,6 +349,24 @@ pub fn dispatch(
         DmarcReportAdd(r) => ok(store.dmarc_report_add(&r)),
         DmarcReportList { limit } => match store.dmarc_report_list(limit) {
             Ok(r) => StoreReply::DmarcReports(r),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        RecentClaim {
+            account,
+            mailbox_id,
+            up_to,
+            claim,
+        } => match store.recent_claim(&account, mailbox_id, up_to, claim) {
+            Ok(r) => StoreReply::RecentClaimed(r),
+            Err(e) => StoreReply::Error(e.into()),
+        },
+        MessagesChanged {
+            account,
+            mailbox_id,
+            since,
+            after_uid,
+        } => match store.messages_changed(&account, mailbox_id, since, after_uid) {
+            Ok(m) => StoreReply::Metas(m),
             Err(e) => StoreReply::Error(e.into()),
         },
     };

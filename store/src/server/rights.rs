@@ -49,7 +49,9 @@ fn roles_for(req: &StoreRequest) -> &'static [Role] {
         | Copy { .. }
         | Expunge { .. }
         | MessageParsedSet { .. }
-        | MailboxModseq { .. } => &[Imap],
+        | MailboxModseq { .. }
+        | RecentClaim { .. }
+        | MessagesChanged { .. } => &[Imap],
         MailboxStatus { .. } | Quota { .. } => &[Imap, Web],
         QuotaSet { .. } => &[Web],
         // Web interface sessions and logins: the web worker's alone.
@@ -160,7 +162,13 @@ mod tests {
             mailbox_id: 1,
             uids: None,
         };
-        for req in [&select, &expunge] {
+        let claim = StoreRequest::RecentClaim {
+            account: "a".into(),
+            mailbox_id: 1,
+            up_to: 9,
+            claim: true,
+        };
+        for req in [&select, &expunge, &claim] {
             assert!(allowed(Peer::Worker(Imap), req));
             for role in [SmtpIn, Submission, Queue, Web, Junk] {
                 assert!(!allowed(Peer::Worker(role), req), "{role}");

@@ -1,5 +1,6 @@
 //! APPEND (RFC 9051 §6.3.12) with MULTIAPPEND (RFC 3502), UIDPLUS
-//! APPENDUID (RFC 4315 §3) and BINARY literals (RFC 3516 §4.4).
+//! APPENDUID (RFC 4315 §3) and BINARY literals (RFC 3516 §4.4; binary
+//! parts of such a message are stored base64-encoded, §4.3).
 //! Authenticated and selected states. The literal size was checked
 //! against APPENDLIMIT before it was read; the store checks the quota.
 
@@ -7,6 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::imap::backend::{Backend, BackendError, NewMessage};
 use crate::imap::parse::{AppendMessage, Flag, Mailbox};
+use crate::imap::parsed::convert;
 use crate::imap::response::{Code, NumSet};
 use crate::imap::session::state::{State, wrong_state};
 use crate::imap::session::{CmdError, CmdResult, Done, Session};
@@ -36,7 +38,14 @@ where
                     .map(Flag::as_wire)
                     .collect(),
                 internal_date: m.date.map(|d| d.unix),
-                data: m.data,
+                // RFC 3516 §4.3: the content-transfer-encoding may change
+                // as long as nothing is lost; BODY[] must not carry binary
+                // data (RFC 9051 §6.4.5).
+                data: if m.binary {
+                    convert::binary_to_base64(&m.data).unwrap_or(m.data)
+                } else {
+                    m.data
+                },
             })
             .collect();
         match self

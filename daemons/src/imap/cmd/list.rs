@@ -58,6 +58,23 @@ pub(crate) fn matches(pattern: &str, name: &str) -> bool {
     reach[n.len()]
 }
 
+/// RFC 5258 §3.5 with RECURSIVEMATCH: whether `name` has a subscribed
+/// descendant that the patterns do not list by itself. Only then is
+/// `name` listed for it with CHILDINFO ("SUBSCRIBED"): a descendant that
+/// is listed needs no parent to show it (as Dovecot answers, and
+/// imaptest's listext expects).
+fn unlisted_subscribed_child(
+    subscribed: &BTreeSet<String>,
+    name: &str,
+    listed: impl Fn(&str) -> bool,
+) -> bool {
+    let prefix = format!("{name}{SEPARATOR}");
+    subscribed
+        .range(prefix.clone()..)
+        .take_while(|s| s.starts_with(&prefix))
+        .any(|s| !listed(s))
+}
+
 fn has_children(names: &BTreeSet<String>, name: &str) -> bool {
     let prefix = format!("{name}{SEPARATOR}");
     names
@@ -126,9 +143,9 @@ where
         for name in candidates.iter().filter(|n| matching(n)) {
             let info = by_name.get(name.as_str()).copied();
             let is_sub = subscribed.contains(name);
-            let prefix = format!("{name}{SEPARATOR}");
-            let sub_child = subscribed.iter().any(|s| s.starts_with(&prefix));
-            if l.select.subscribed && !is_sub && !(l.select.recursive_match && sub_child) {
+            let sub_child =
+                l.select.recursive_match && unlisted_subscribed_child(&subscribed, name, matching);
+            if l.select.subscribed && !is_sub && !sub_child {
                 continue;
             }
             if l.select.special_use && info.is_none_or(|i| i.special_use.is_none()) {
@@ -151,7 +168,7 @@ where
             if let Some(u) = info.and_then(|i| i.special_use) {
                 attrs.push(u.as_wire().to_string());
             }
-            let childinfo = l.extended && l.select.recursive_match && sub_child;
+            let childinfo = l.extended && sub_child;
             self.send_data(Data::List(ListEntry {
                 attrs,
                 name: name.clone(),
@@ -191,5 +208,44 @@ mod tests {
         assert_eq!(full_pattern("", "inbox"), "Inbox");
         assert_eq!(full_pattern("INBOX/", "%"), "Inbox/%");
         assert_eq!(full_pattern("Foo", "/%"), "/%");
+    }
+
+    #[test]
+    fn childinfo_only_for_unlisted_children() {
+        // imaptest listext: test2 is not subscribed, test2/test1 is.
+        let subscribed: BTreeSet<String> = ["t/test2/test1", "t/test8/test8", "t/test8/test9"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let listed = |patterns: &'static [&'static str]| {
+            move |n: &str| patterns.iter().any(|p| matches(p, n))
+        };
+        assert!(unlisted_subscribed_child(
+            &subscribed,
+            "t/test2",
+            listed(&["t/test2"])
+        ));
+        assert!(!unlisted_subscribed_child(
+            &subscribed,
+            "t/test2",
+            listed(&["t/test2", "t/test2/test1"])
+        ));
+        // test8/test9 is not listed by "*test8".
+        assert!(unlisted_subscribed_child(
+            &subscribed,
+            "t/test8",
+            listed(&["t*test8"])
+        ));
+        assert!(!unlisted_subscribed_child(
+            &subscribed,
+            "t/test8",
+            listed(&["t*"])
+        ));
+        // Only descendants count, not names that merely start alike.
+        assert!(!unlisted_subscribed_child(
+            &subscribed,
+            "t/test",
+            listed(&[])
+        ));
     }
 }

@@ -8,6 +8,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use crate::imap::backend::{Backend, Snapshot};
 use crate::imap::parse::{Mailbox, SelectParams, in_ranges};
 use crate::imap::response::{Code, Data, FetchItem, ListEntry, NumSet, Response, Status};
+use crate::imap::session::recent::Recent;
 use crate::imap::session::state::{State, transition, wrong_state};
 use crate::imap::session::view::Selected;
 use crate::imap::session::{CmdError, CmdResult, Done, Session};
@@ -27,13 +28,12 @@ pub(crate) const SYSTEM_FLAGS: [&str; 10] = [
     "$MDNSent",
 ];
 
-/// The FLAGS of a mailbox: the system flags, then keywords in use.
+/// The FLAGS of a mailbox: the system flags, then the keywords set in it.
 fn mailbox_flags(snap: &Snapshot) -> Vec<String> {
     let mut flags: Vec<String> = SYSTEM_FLAGS.iter().map(|s| s.to_string()).collect();
     let mut keywords: Vec<String> = snap
-        .messages
+        .keywords
         .iter()
-        .flat_map(|m| m.flags.iter())
         .filter(|f| !flags.iter().any(|s| s.eq_ignore_ascii_case(f)))
         .cloned()
         .collect();
@@ -79,21 +79,34 @@ where
                 ));
             }
         }
+        // RFC 9051 §5.1.3: a name that is not valid modified UTF-7 names
+        // no mailbox (NO, as for any missing one; the parser let it pass).
+        if mailbox.is_undecodable() {
+            return Err(CmdError::no_code(
+                Code::NonExistent,
+                "no such mailbox (name is not valid modified UTF-7)",
+            ));
+        }
+        self.backend.recent = Recent::off();
         let snap = self.backend.select(&account, mailbox.as_str()).await?;
         let sel = Selected::new(&snap, read_only);
+        if !enabled.rev2 {
+            // RFC 3501 §2.3.2: SELECT claims the messages no session has
+            // seen as \Recent; EXAMINE shows them without claiming.
+            self.backend.recent = Recent::open(&snap, read_only);
+            self.claim_recent(&account, &sel).await;
+        }
         let flags = mailbox_flags(&snap);
         self.send_data(Data::Flags(flags.clone()));
         self.send_data(Data::Exists(sel.count()));
         if !enabled.rev2 {
-            self.send_data(Data::Recent(0));
-            let first_unseen = snap
-                .messages
-                .iter()
-                .position(|m| !m.flags.iter().any(|f| f.eq_ignore_ascii_case("\\Seen")));
-            if let Some(i) = first_unseen {
+            // RFC 3501 §6.3.1: RECENT and the first unseen message.
+            let recent = self.backend.recent.count_to_tell(&sel).unwrap_or(0);
+            self.send_data(Data::Recent(recent));
+            if let Some(seq) = snap.first_unseen.and_then(|u| sel.seq_of(u)) {
                 self.send(&Response::untagged(
                     Status::Ok,
-                    Some(Code::Unseen(u32::try_from(i + 1).unwrap_or(u32::MAX))),
+                    Some(Code::Unseen(seq)),
                     "first unseen message",
                 ));
             }
@@ -134,7 +147,7 @@ where
         if let Some(q) = &params.qresync
             && q.uidvalidity == sel.uidvalidity
         {
-            self.qresync(&account, &snap, &sel, q.modseq, q.known_uids.as_ref())
+            self.qresync(&account, &sel, q.modseq, q.known_uids.as_ref())
                 .await?;
         }
         let code = if read_only {
@@ -151,7 +164,6 @@ where
     async fn qresync(
         &mut self,
         account: &str,
-        snap: &Snapshot,
         sel: &Selected,
         since: u64,
         known: Option<&crate::imap::parse::SequenceSet>,
@@ -166,12 +178,16 @@ where
                 uids: NumSet(vanished),
             });
         }
-        for (i, m) in snap.messages.iter().enumerate() {
-            if m.modseq <= since {
+        // Read after the snapshot: a message changed after it (modseq
+        // above HIGHESTMODSEQ) is told by its event, one added after it is
+        // not in the view yet.
+        let changed = self.backend.changed_since(account, sel.id, since).await?;
+        for m in changed {
+            let Some(seq) = sel.seq_of(m.uid).filter(|_| m.modseq <= sel.highest_modseq) else {
                 continue;
-            }
+            };
             self.send_data(Data::Fetch {
-                seq: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                seq,
                 items: vec![
                     FetchItem::Uid(m.uid),
                     FetchItem::Flags(m.flags.clone()),

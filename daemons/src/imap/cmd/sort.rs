@@ -46,20 +46,21 @@ fn casemap(s: &str) -> String {
 /// RFC 5256 §3: the addr-mailbox of the first address (of a group, its
 /// name, as the ENVELOPE gives it).
 fn first_mailbox(a: &[Address]) -> String {
-    casemap(a.first().and_then(|x| x.mailbox.as_deref()).unwrap_or(""))
+    casemap(a.first().and_then(Address::local_part).unwrap_or(""))
 }
 
-/// RFC 5957 §3: display name of the first address, else its address
-/// (the mailbox alone when it has no host).
+/// RFC 5957 §3: display name of the first address, else its addr-spec
+/// (the local part alone when it has no domain, as `From: d`; a group's
+/// name for a group).
 fn display(a: &[Address]) -> String {
     let Some(x) = a.first() else {
         return String::new();
     };
-    let mailbox = x.mailbox.as_deref().unwrap_or("");
+    let local = x.local_part().unwrap_or("");
     match (x.name.as_deref(), x.host.as_deref()) {
         (Some(n), _) if !n.is_empty() => casemap(n),
-        (_, Some(h)) => casemap(&format!("{mailbox}@{h}")),
-        (_, None) => casemap(mailbox),
+        (_, Some(h)) if !h.is_empty() => casemap(&format!("{local}@{h}")),
+        _ => casemap(local),
     }
 }
 
@@ -124,5 +125,41 @@ where
             .collect();
         self.send_data(Data::Sort { nums });
         Ok(Done::ok(format!("{name} completed")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::parsed::ParsedMessage;
+
+    fn from(header: &str) -> Vec<Address> {
+        let msg = format!("{header}\r\n\r\nbody\r\n");
+        ParsedMessage::from_bytes(msg.as_bytes()).envelope.from
+    }
+
+    #[test]
+    fn display_keys() {
+        // RFC 5957 §3: display name, else addr-spec; imaptest
+        // sort-display-from expects the order 2 3 4 1 5.
+        let froms = [
+            "From: foo bar <a@b.c>",
+            "From: b@c.d",
+            "From: d",
+            "From: =?iso-8859-1?q?foo_aar?= <e@f.g>",
+            "From: =?iso-8859-1?q?foo_car?= <f@g.h>",
+        ];
+        let keys: Vec<String> = froms.iter().map(|h| display(&from(h))).collect();
+        assert_eq!(keys, ["FOO BAR", "B@C.D", "D", "FOO AAR", "FOO CAR"]);
+        let mut order: Vec<usize> = (1..=froms.len()).collect();
+        order.sort_by(|a, b| keys[a - 1].cmp(&keys[b - 1]));
+        assert_eq!(order, [2, 3, 4, 1, 5]);
+        // A group sorts by its name; a source route is not in the key.
+        assert_eq!(display(&from("From: empty:;")), "EMPTY");
+        assert_eq!(
+            display(&from("From: <@route:u@example.org>")),
+            "U@EXAMPLE.ORG"
+        );
+        assert_eq!(first_mailbox(&from("From: <@route:u@example.org>")), "U");
     }
 }

@@ -21,7 +21,9 @@ pub(crate) fn status_values(
         .map(|&i| {
             let v = match i {
                 StatusItem::Messages => u64::from(info.messages),
-                StatusItem::Recent => 0,
+                // RFC 3501 §6.3.10: the messages no session claimed yet
+                // (session/recent.rs), counted without claiming them.
+                StatusItem::Recent => u64::from(info.recent),
                 StatusItem::UidNext => u64::from(info.uidnext),
                 StatusItem::UidValidity => u64::from(info.uidvalidity),
                 StatusItem::Unseen => u64::from(info.unseen),

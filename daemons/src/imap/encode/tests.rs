@@ -264,3 +264,20 @@ fn non_ascii_envelope_fields() {
     let utf8 = wire(true, Response::Data(item()));
     assert!(utf8.contains("\"Grüße\""), "{utf8}");
 }
+
+#[test]
+fn envelope_source_route() {
+    // RFC 9051 §7.5.2 addr-adl; RFC 5322 §4.4 obs-route.
+    let msg = b"From: <@route:user@domain>\r\nTo: x <@a.example,@b.example:y@c.example>\r\n\r\nx";
+    let p = ParsedMessage::from_bytes(msg);
+    let r = Data::Fetch {
+        seq: 6,
+        items: vec![FetchItem::Envelope(Box::new(p.envelope.clone()))],
+    };
+    assert_eq!(
+        data(r),
+        "* 6 FETCH (ENVELOPE (NIL NIL ((NIL \"@route\" \"user\" \"domain\")) \
+((NIL \"@route\" \"user\" \"domain\")) ((NIL \"@route\" \"user\" \"domain\")) \
+((\"x\" \"@a.example,@b.example\" \"y\" \"c.example\")) NIL NIL NIL NIL))\r\n"
+    );
+}

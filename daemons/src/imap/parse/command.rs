@@ -345,7 +345,7 @@ pub(super) fn body(c: &mut Cursor<'_>) -> Result<CommandBody, ParseError> {
         }
         "SELECT" | "EXAMINE" => {
             c.sp()?;
-            let mailbox = c.mailbox()?;
+            let mailbox = c.mailbox_to_open()?;
             let params = select_params(c)?;
             if name == "SELECT" {
                 CommandBody::Select { mailbox, params }

@@ -77,6 +77,8 @@ pub struct ListReturn {
 pub struct ListCommand {
     pub select: ListSelect,
     pub reference: String,
+    /// The patterns, decoded; those that were not valid modified UTF-7
+    /// are left out, as they match no name (none left: nothing matches).
     pub patterns: Vec<String>,
     pub returns: ListReturn,
     /// Whether LIST-EXTENDED syntax was used (selection or return
@@ -120,13 +122,20 @@ impl Cursor<'_> {
             }
             self.sp()?;
         }
-        let reference = self.list_name()?;
+        let reference = self.list_name_or_none()?;
         self.sp()?;
         let patterns = if self.peek() == Some(b'(') {
             extended = true;
-            self.paren_list(false, |c| c.list_name())?
+            self.paren_list(false, |c| c.list_name_or_none())?
         } else {
-            vec![self.list_name()?]
+            vec![self.list_name_or_none()?]
+        };
+        // A reference or pattern that is not valid modified UTF-7 matches
+        // nothing: such patterns are left out (all of them for such a
+        // reference), and LIST answers OK with no names.
+        let (reference, patterns) = match reference {
+            Some(r) => (r, patterns.into_iter().flatten().collect()),
+            None => (String::new(), Vec::new()),
         };
         let mut returns = ListReturn::default();
         if self.more() {

@@ -16,7 +16,13 @@ pub const SEPARATOR: char = '/';
 
 /// A decoded mailbox name (UTF-8), INBOX normalised.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Mailbox(String);
+pub struct Mailbox {
+    name: String,
+    /// Sent as modified UTF-7 but not valid as such (SELECT and EXAMINE
+    /// only, see [`Cursor::mailbox_to_open`]): it names no mailbox, and
+    /// `name` is empty, which no mailbox is called.
+    undecodable: bool,
+}
 
 impl Mailbox {
     /// A name from UTF-8 text; `inbox` in any case (and as the first
@@ -26,28 +32,45 @@ impl Mailbox {
             Some((f, r)) => (f, Some(r)),
             None => (name, None),
         };
-        if first.eq_ignore_ascii_case("INBOX") {
+        let name = if first.eq_ignore_ascii_case("INBOX") {
             match rest {
-                Some(r) => Mailbox(format!("{INBOX}{SEPARATOR}{r}")),
-                None => Mailbox(INBOX.to_string()),
+                Some(r) => format!("{INBOX}{SEPARATOR}{r}"),
+                None => INBOX.to_string(),
             }
         } else {
-            Mailbox(name.to_string())
+            name.to_string()
+        };
+        Mailbox {
+            name,
+            undecodable: false,
+        }
+    }
+
+    /// A name that was not valid modified UTF-7.
+    pub fn undecodable() -> Mailbox {
+        Mailbox {
+            name: String::new(),
+            undecodable: true,
         }
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.name
     }
 
     pub fn is_inbox(&self) -> bool {
-        self.0 == INBOX
+        self.name == INBOX
+    }
+
+    /// Whether the name as sent was not valid modified UTF-7.
+    pub fn is_undecodable(&self) -> bool {
+        self.undecodable
     }
 }
 
 impl std::fmt::Display for Mailbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.name)
     }
 }
 
@@ -117,11 +140,33 @@ impl<'a> Cursor<'a> {
         decode_name(raw, self.opts.utf8).map(|n| Mailbox::new(&n))
     }
 
+    /// The mailbox of SELECT and EXAMINE: a name that is not valid
+    /// modified UTF-7 (RFC 9051 §5.1.3) names no mailbox, so it is
+    /// answered NO like any missing mailbox (as Dovecot does), not BAD.
+    pub fn mailbox_to_open(&mut self) -> Result<Mailbox, ParseError> {
+        let raw = self.astring()?;
+        if self.opts.utf8 {
+            return decode_name(raw, true).map(|n| Mailbox::new(&n));
+        }
+        Ok(utf7::decode(&raw).map_or_else(|_| Mailbox::undecodable(), |n| Mailbox::new(&n)))
+    }
+
     /// A LIST reference or pattern (`list-mailbox` / `mailbox`), decoded
     /// but not normalised.
     pub fn list_name(&mut self) -> Result<String, ParseError> {
         let raw = self.list_mailbox()?;
         decode_name(raw, self.opts.utf8)
+    }
+
+    /// [`Cursor::list_name`] for LIST, where a reference or pattern that
+    /// is not valid modified UTF-7 matches no name (None) instead of
+    /// being a syntax error (as Dovecot answers).
+    pub fn list_name_or_none(&mut self) -> Result<Option<String>, ParseError> {
+        let raw = self.list_mailbox()?;
+        if self.opts.utf8 {
+            return decode_name(raw, true).map(Some);
+        }
+        Ok(utf7::decode(&raw).ok())
     }
 }
 
@@ -149,5 +194,26 @@ mod tests {
         );
         assert!(decode_name(Cow::Borrowed(b"&AGE-"), false).is_err());
         assert!(decode_name(Cow::Borrowed(b"a\xc0\xaf"), true).is_err());
+    }
+
+    #[test]
+    fn undecodable_names_name_nothing() {
+        let opts = |utf8| crate::imap::parse::Options { utf8 };
+        let mut c = Cursor::new(b"&AGE- rest", opts(false));
+        let m = c.mailbox_to_open().unwrap();
+        assert!(m.is_undecodable());
+        assert_eq!(m.as_str(), "");
+        let mut c = Cursor::new(b"Entw&APw-rfe", opts(false));
+        let m = c.mailbox_to_open().unwrap();
+        assert_eq!((m.as_str(), m.is_undecodable()), ("Entwürfe", false));
+        // Other commands keep refusing such names as syntax.
+        assert!(Cursor::new(b"&AGE-", opts(false)).mailbox().is_err());
+        // In UTF-8 mode, `&` is just a character.
+        let m = Cursor::new(b"&AGE-", opts(true)).mailbox_to_open().unwrap();
+        assert_eq!((m.as_str(), m.is_undecodable()), ("&AGE-", false));
+        let mut c = Cursor::new(b"a&b%", opts(false));
+        assert_eq!(c.list_name_or_none().unwrap(), None);
+        let mut c = Cursor::new(b"a&-b%", opts(false));
+        assert_eq!(c.list_name_or_none().unwrap().as_deref(), Some("a&b%"));
     }
 }

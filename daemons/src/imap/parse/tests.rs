@@ -276,11 +276,44 @@ fn rejections_keep_the_tag() {
     bad("a LOGIN {3}\r\na\0b p\r\n");
     // Threats T7: overlong UTF-8 and bad modified UTF-7.
     bad_bytes(b"a LOGIN \"\xc0\xaf\" p\r\n");
-    bad("a SELECT &AGE-\r\n");
-    bad_bytes(b"a SELECT \"caf\xc3\xa9\"\r\n");
+    bad("a DELETE &AGE-\r\n");
+    bad_bytes(b"a DELETE \"caf\xc3\xa9\"\r\n");
+    // SELECT parses such names as naming no mailbox (answered NO).
+    let c = body("a SELECT &AGE-\r\n");
+    assert!(matches!(c, CommandBody::Select { ref mailbox, .. } if mailbox.is_undecodable()));
     let utf8 = parse_command("a SELECT \"café\"\r\n".as_bytes(), Options { utf8: true });
     assert!(utf8.is_ok(), "{utf8:?}");
     // Threats T11: nesting in any list.
     bad(&format!("a FETCH 1 {}FLAGS\r\n", "(".repeat(100)));
     bad(&format!("a STATUS x {}MESSAGES\r\n", "(".repeat(100)));
+}
+
+#[test]
+fn names_not_valid_modified_utf7() {
+    // imaptest atoms: SELECT gets NO (no such mailbox), LIST matches
+    // nothing; both parse.
+    let name = "!#$&'+,-.0123456789:;<=>?@^_`|[}";
+    let c = body(&format!("a SELECT {name}\r\n"));
+    let CommandBody::Select { mailbox, .. } = c else {
+        panic!("{c:?}");
+    };
+    assert!(mailbox.is_undecodable());
+    let c = body(&format!("a LIST \"\" {name}%*\r\n"));
+    let CommandBody::List(l) = c else {
+        panic!("{c:?}");
+    };
+    assert!(l.patterns.is_empty(), "{l:?}");
+    let c = body("a LIST \"\" (a&b x&-y)\r\n");
+    let CommandBody::List(l) = c else {
+        panic!("{c:?}");
+    };
+    assert_eq!(l.patterns, ["x&y"]);
+    let c = body("a LIST a&b (x y)\r\n");
+    let CommandBody::List(l) = c else {
+        panic!("{c:?}");
+    };
+    assert!(l.patterns.is_empty(), "{l:?}");
+    // Names that would be created or changed stay syntax errors.
+    bad(&format!("a CREATE {name}\r\n"));
+    bad(&format!("a RENAME x {name}\r\n"));
 }

@@ -13,8 +13,36 @@ use super::header;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Address {
     pub name: Option<String>,
+    /// The local part, after the obsolete source route when there is
+    /// one (`@route:user`, see [`Address::adl`]): the route is kept here
+    /// so that the stored form keeps its shape.
     pub mailbox: Option<String>,
     pub host: Option<String>,
+}
+
+impl Address {
+    /// The route and the local part of `mailbox` (RFC 5322 §4.4
+    /// `obs-route`: `@a,@b:user`).
+    fn route_split(&self) -> (Option<&str>, Option<&str>) {
+        let Some(m) = self.mailbox.as_deref() else {
+            return (None, None);
+        };
+        match m.split_once(':') {
+            Some((route, local)) if route.starts_with('@') => (Some(route), Some(local)),
+            _ => (None, Some(m)),
+        }
+    }
+
+    /// RFC 9051 §7.5.2 `addr-adl`: the source route, as `@a,@b`.
+    pub fn adl(&self) -> Option<&str> {
+        self.route_split().0
+    }
+
+    /// RFC 9051 §7.5.2 `addr-mailbox`: the local part without the route
+    /// (of a group marker, the group name).
+    pub fn local_part(&self) -> Option<&str> {
+        self.route_split().1
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -70,7 +98,17 @@ impl Envelope {
 
 /// An address list header value (RFC 5322 §3.4) to envelope addresses.
 pub fn parse_addresses(value: &[u8]) -> Vec<Address> {
-    let mut v = value.to_vec();
+    // A lone dot-atom (`From: d`) is an addr-spec missing its `@domain`
+    // (as Dovecot reads it), not a display name without address.
+    let lone = value.trim_ascii();
+    if !lone.is_empty() && lone.iter().all(|&b| is_dot_atom_octet(b)) {
+        return vec![Address {
+            name: None,
+            mailbox: Some(String::from_utf8_lossy(lone).into_owned()),
+            host: Some(String::new()),
+        }];
+    }
+    let mut v = without_angle_comments(value);
     v.extend_from_slice(b"\r\n");
     let mut out = Vec::new();
     match MessageStream::new(&v).parse_address() {
@@ -96,6 +134,56 @@ pub fn parse_addresses(value: &[u8]) -> Vec<Address> {
         _ => {}
     }
     out
+}
+
+/// `value` without the comments and white space inside `<...>` (RFC 5322
+/// §3.2.2 CFWS around the parts of an addr-spec, e.g. `<user (c)@ (c)
+/// example.org>`): they are neither address nor display name. Comments
+/// elsewhere stay, so that the trailing comment of `user@example.org
+/// (Name)` still gives the name.
+fn without_angle_comments(value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(value.len() + 2);
+    let mut angle = false;
+    let mut quoted = false;
+    let mut comment = 0usize;
+    let mut escaped = false;
+    for &b in value {
+        let dropped = angle && comment > 0;
+        if escaped {
+            escaped = false;
+        } else if b == b'\\' && (quoted || comment > 0) {
+            escaped = true;
+        } else if quoted {
+            quoted = b != b'"';
+        } else if b == b'(' {
+            comment += 1;
+        } else if b == b')' && comment > 0 {
+            comment -= 1;
+        } else if comment == 0 {
+            match b {
+                b'"' => quoted = true,
+                b'<' => angle = true,
+                b'>' => angle = false,
+                _ => {}
+            }
+        }
+        // The parentheses of a comment inside <...> go with it.
+        let cfws = dropped || (angle && (comment > 0 || (!quoted && is_wsp(b))));
+        if !cfws {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// RFC 5322 §3.2.2 FWS octets (folding included).
+fn is_wsp(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// RFC 5322 §3.2.3 `atext`, and `.` (a dot-atom's octets).
+fn is_dot_atom_octet(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b)
 }
 
 fn addr(a: &mail_parser::Addr<'_>) -> Option<Address> {

@@ -7,6 +7,7 @@
 //! [`MAX_DEPTH`] levels and [`MAX_PARTS`] parts; beyond that the rest is
 //! described as opaque parts.
 
+pub mod convert;
 mod envelope;
 pub mod header;
 mod mime;

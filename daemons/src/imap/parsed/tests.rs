@@ -222,3 +222,100 @@ fn deep_nesting_over_a_big_body() {
     }
     bounded(&m);
 }
+
+#[test]
+fn address_forms() {
+    let p = ParsedMessage::from_bytes(
+        b"From: <user (comment)@ (comment) example.org>\r\n\
+Sender: d\r\n\
+Reply-To: u@example.org (Real Name)\r\n\
+To: <@a.example,@b.example:user@example.org>\r\n\
+Cc: \"a (not a comment)\" <c@example.org>\r\n\
+Bcc: group: (only a comment) ;\r\n\r\nbody\r\n",
+    );
+    let e = &p.envelope;
+    let plain = |mailbox: &str, host: &str| Address {
+        name: None,
+        mailbox: Some(mailbox.into()),
+        host: Some(host.into()),
+    };
+    // RFC 5322 §3.2.2: comments inside the address are no display name.
+    assert_eq!(e.from, [plain("user", "example.org")]);
+    // A lone word is a local part without domain.
+    assert_eq!(e.sender, [plain("d", "")]);
+    // A trailing comment gives the display name.
+    assert_eq!(e.reply_to[0].name.as_deref(), Some("Real Name"));
+    // RFC 5322 §4.4 obs-route: kept before the local part, split for
+    // addr-adl (RFC 9051 §7.5.2).
+    assert_eq!(e.to[0].adl(), Some("@a.example,@b.example"));
+    assert_eq!(e.to[0].local_part(), Some("user"));
+    assert_eq!(e.to[0].host.as_deref(), Some("example.org"));
+    assert_eq!(e.from[0].adl(), None);
+    assert_eq!(e.from[0].local_part(), Some("user"));
+    assert_eq!(e.cc[0].name.as_deref(), Some("a (not a comment)"));
+    // A comment alone in a group is no address (imaptest fetch-envelope).
+    let group = Address {
+        mailbox: Some("group".into()),
+        ..Address::default()
+    };
+    assert_eq!(e.bcc, [group, Address::default()]);
+}
+
+#[test]
+fn binary_parts_become_base64() {
+    // imaptest append-binary: a single-part message with CTE binary.
+    let msg = b"From: user@domain.org\r\n\
+Content-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: binary\r\n\
+\r\n\
+\x00-\xe4\n\r\n\n";
+    let out = convert::binary_to_base64(msg).unwrap();
+    assert_eq!(
+        out,
+        b"From: user@domain.org\r\n\
+Content-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: base64\r\n\
+\r\n\
+AC3kCg0KCg==\r\n"
+    );
+    let p = ParsedMessage::from_bytes(&out);
+    // BODY[1] is text; BINARY[1] the original octets.
+    assert_eq!(get(&p, &out, sec(&[1], None)), "AC3kCg0KCg==\r\n");
+    assert_eq!(
+        &*p.binary(&out, &[1]).unwrap().unwrap(),
+        b"\x00-\xe4\n\r\n\n"
+    );
+    assert_eq!(p.parts[0].encoding.as_deref(), Some("BASE64"));
+
+    // In a multipart: a binary part, a part with NUL and no CTE, and a
+    // text part left alone; long bodies are cut in 76-character lines.
+    let big: Vec<u8> = (0..=255u8).cycle().take(100).collect();
+    let mut msg = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\
+Content-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: BINARY\r\n\r\n"
+        .to_vec();
+    msg.extend_from_slice(&big);
+    msg.extend_from_slice(
+        b"\r\n--x\r\nContent-Type: text/plain\r\n\r\na\0b\r\n--x\r\n\r\nplain text\r\n--x--\r\n",
+    );
+    let out = convert::binary_to_base64(&msg).unwrap();
+    let p = ParsedMessage::from_bytes(&out);
+    let PartKind::Multipart { children } = &p.parts[0].kind else {
+        panic!("{:?}", p.parts[0]);
+    };
+    assert_eq!(children.len(), 3);
+    let b1 = get(&p, &out, sec(&[1], None));
+    let lines: Vec<&str> = b1.split("\r\n").collect();
+    assert_eq!(lines.iter().map(|l| l.len()).collect::<Vec<_>>(), [76, 60]);
+    assert_eq!(&*p.binary(&out, &[1]).unwrap().unwrap(), &big[..]);
+    assert_eq!(
+        get(&p, &out, sec(&[2], Some(SectionText::Mime))),
+        "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    );
+    assert_eq!(get(&p, &out, sec(&[2], None)), "YQBi");
+    assert_eq!(get(&p, &out, sec(&[3], None)), "plain text");
+    assert!(!out.contains(&0));
+    // Nothing binary: nothing to do.
+    assert_eq!(convert::binary_to_base64(SIMPLE), None);
+    assert_eq!(convert::binary_to_base64(MULTI), None);
+}

@@ -9,6 +9,7 @@ mod compress;
 mod error;
 mod io;
 mod read;
+pub(crate) mod recent;
 pub(crate) mod state;
 mod tls;
 pub(crate) mod view;
@@ -25,8 +26,10 @@ pub(crate) use self::error::{CmdError, CmdResult, Done};
 use self::io::Io;
 pub(crate) use self::io::Line;
 use self::read::Input;
+use self::recent::SessionBackend;
 use self::state::State;
 pub(crate) use self::tls::TlsState;
+use self::view::Selected;
 use crate::imap::backend::Backend;
 use crate::imap::capability::{self, Capability};
 use crate::imap::config::{CATCH_UP_WAIT, Config};
@@ -38,7 +41,8 @@ pub use crate::smtp::PeerInfo;
 pub struct Session<S, B> {
     pub(crate) io: Io<S>,
     pub(crate) cfg: Arc<Config>,
-    pub(crate) backend: Arc<B>,
+    /// The store's backend plus this session's \Recent (recent.rs).
+    pub(crate) backend: SessionBackend<B>,
     pub(crate) peer: PeerInfo,
     pub(crate) tls: Option<TlsState>,
     pub(crate) shutdown: CancellationToken,
@@ -62,7 +66,7 @@ where
         Session {
             io: Io::new(stream, max_line, cfg.limits.write_timeout),
             cfg,
-            backend,
+            backend: SessionBackend::new(backend),
             peer,
             tls: None,
             shutdown: CancellationToken::new(),
@@ -361,13 +365,82 @@ where
                     return Ok(());
                 }
             };
-            sel.resync(snap.as_ref());
+            let changed = match &snap {
+                Some(_) => {
+                    match self
+                        .backend
+                        .changed_since(&account, sel.id, sel.base_modseq())
+                        .await
+                    {
+                        Ok(c) => c,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "imap: resynchronising the selected mailbox");
+                            return Ok(());
+                        }
+                    }
+                }
+                None => Vec::new(),
+            };
+            sel.resync(snap.as_ref(), &changed);
         }
+        self.claim_recent(&account, sel).await;
         let enabled = authed.enabled;
-        for d in sel.flush(allow_expunge, enabled) {
+        let mut data = sel.flush(allow_expunge, enabled);
+        let recent = &mut self.backend.recent;
+        for d in &mut data {
+            if let Data::Fetch { items, .. } = d {
+                let uid = items.iter().find_map(|i| match i {
+                    FetchItem::Uid(u) => Some(*u),
+                    _ => None,
+                });
+                for i in items.iter_mut() {
+                    if let (FetchItem::Flags(flags), Some(uid)) = (i, uid) {
+                        recent.decorate(sel.id, uid, flags);
+                    }
+                }
+            }
+        }
+        // RFC 3501 §7.3.2: RECENT after the EXISTS (or expunges) that
+        // changed the count.
+        if let Some(n) = recent.count_to_tell(sel) {
+            let at = data
+                .iter()
+                .rposition(|d| {
+                    matches!(
+                        d,
+                        Data::Exists(_) | Data::Expunge(_) | Data::Vanished { .. }
+                    )
+                })
+                .map_or(0, |i| i + 1);
+            data.insert(at, Data::Recent(n));
+        }
+        for d in data {
             self.send_data(d);
         }
         Ok(())
+    }
+
+    /// Claims (read-only: only looks at) the messages of the view above
+    /// those the store was asked about, for \Recent (recent.rs). A failed
+    /// claim is retried with the next change; meanwhile those messages are
+    /// not recent here.
+    pub(crate) async fn claim_recent(&mut self, account: &str, sel: &Selected) {
+        let recent = &self.backend.recent;
+        let Some(last) = sel.last_uid() else {
+            return;
+        };
+        if !recent.is_on(sel.id) || last <= recent.through() {
+            return;
+        }
+        let claim = !recent.read_only();
+        match self
+            .backend
+            .claim_recent(account, sel.id, last, claim)
+            .await
+        {
+            Ok(got) => self.backend.recent.claimed(last, got),
+            Err(e) => tracing::warn!(error = %e, "imap: claiming \\Recent messages"),
+        }
     }
 
     /// The capabilities for the current state (RFC 9051 §6.1.1): STARTTLS

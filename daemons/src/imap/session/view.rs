@@ -11,7 +11,7 @@ use ipc::store::ChangeEvent;
 
 use super::error::CmdError;
 use super::state::Enabled;
-use crate::imap::backend::{Flags, Snapshot};
+use crate::imap::backend::{Flags, MessageMeta, Snapshot};
 use crate::imap::parse::SequenceSet;
 use crate::imap::response::{Data, FetchItem, NumSet};
 
@@ -40,27 +40,25 @@ pub struct Selected {
     /// Flag changes by others, not yet told: UID → (flags, modseq).
     flag_updates: BTreeMap<u32, (Flags, u64)>,
     pub highest_modseq: u64,
+    /// The mailbox's modseq at SELECT: every message's state as of then is
+    /// what the client was told (a message's `modseq` starts there).
+    base_modseq: u64,
     pub uidnext: u32,
     /// RFC 5182 SEARCHRES: UIDs saved by `SEARCH RETURN (SAVE)`.
     pub saved: Vec<u32>,
 }
 
 impl Selected {
+    /// The view of a snapshot. Its messages' modseqs are not read: each
+    /// is at most the mailbox's, and a change after the snapshot comes as
+    /// an event with a higher one.
     pub fn new(snap: &Snapshot, read_only: bool) -> Selected {
+        let base = snap.mailbox.highest_modseq.max(1);
         let msgs: Vec<Msg> = snap
-            .messages
+            .uids
             .iter()
-            .map(|m| Msg {
-                uid: m.uid,
-                modseq: m.modseq,
-            })
+            .map(|&uid| Msg { uid, modseq: base })
             .collect();
-        let highest = msgs
-            .iter()
-            .map(|m| m.modseq)
-            .max()
-            .unwrap_or(0)
-            .max(snap.mailbox.highest_modseq);
         Selected {
             id: snap.mailbox.id,
             name: snap.mailbox.name.clone(),
@@ -70,10 +68,21 @@ impl Selected {
             msgs,
             expunged: BTreeSet::new(),
             flag_updates: BTreeMap::new(),
-            highest_modseq: highest.max(1),
+            highest_modseq: base,
+            base_modseq: base,
             uidnext: snap.mailbox.uidnext,
             saved: Vec::new(),
         }
+    }
+
+    /// The modseq since which a resynchronisation must read changes.
+    pub fn base_modseq(&self) -> u64 {
+        self.base_modseq
+    }
+
+    /// The highest UID of the view, told to the client or not yet.
+    pub fn last_uid(&self) -> Option<u32> {
+        self.msgs.last().map(|m| m.uid)
     }
 
     /// Messages the client knows (its EXISTS count).
@@ -232,36 +241,35 @@ impl Selected {
         }
     }
 
-    /// Brings the view up to date with a fresh snapshot after events were
-    /// lost (a lagging receiver).
-    pub fn resync(&mut self, snap: Option<&Snapshot>) {
+    /// Brings the view up to date with a fresh snapshot and the messages
+    /// changed since [`Selected::base_modseq`] (ascending by UID) after
+    /// events were lost (a lagging receiver).
+    pub fn resync(&mut self, snap: Option<&Snapshot>, changed: &[MessageMeta]) {
         let Some(snap) = snap else {
             self.expunged.extend(self.msgs.iter().map(|m| m.uid));
             return;
         };
-        let current: BTreeMap<u32, (&Flags, u64)> = snap
-            .messages
-            .iter()
-            .map(|m| (m.uid, (&m.flags, m.modseq)))
-            .collect();
-        for m in &mut self.msgs {
-            match current.get(&m.uid) {
-                None => {
-                    self.expunged.insert(m.uid);
-                }
-                Some((flags, modseq)) if *modseq > m.modseq => {
-                    m.modseq = *modseq;
-                    self.flag_updates.insert(m.uid, ((*flags).clone(), *modseq));
-                }
-                Some(_) => {}
+        for m in &self.msgs {
+            if snap.uids.binary_search(&m.uid).is_err() {
+                self.expunged.insert(m.uid);
             }
         }
         let last = self.msgs.last().map_or(0, |m| m.uid);
-        for m in snap.messages.iter().filter(|m| m.uid > last) {
-            self.msgs.push(Msg {
-                uid: m.uid,
-                modseq: m.modseq,
-            });
+        let base = snap.mailbox.highest_modseq.max(self.base_modseq);
+        let start = snap.uids.partition_point(|u| *u <= last);
+        self.msgs.extend(
+            snap.uids[start..]
+                .iter()
+                .map(|&uid| Msg { uid, modseq: base }),
+        );
+        for c in changed {
+            if let Ok(i) = self.msgs.binary_search_by_key(&c.uid, |m| m.uid)
+                && c.modseq > self.msgs[i].modseq
+                && !self.expunged.contains(&c.uid)
+            {
+                self.msgs[i].modseq = c.modseq;
+                self.flag_updates.insert(c.uid, (c.flags.clone(), c.modseq));
+            }
         }
         self.uidnext = self.uidnext.max(snap.mailbox.uidnext);
         self.highest_modseq = self.highest_modseq.max(snap.mailbox.highest_modseq);
@@ -315,7 +323,7 @@ impl Selected {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::imap::backend::{MailboxInfo, MessageMeta};
+    use crate::imap::backend::MailboxInfo;
     use crate::imap::parse::{SeqNumber, SeqRange};
 
     fn snap(uids: &[u32]) -> Snapshot {
@@ -331,18 +339,12 @@ mod tests {
                 unseen: 0,
                 deleted: 0,
                 size: 0,
+                recent: 0,
             },
-            messages: uids
-                .iter()
-                .map(|&uid| MessageMeta {
-                    uid,
-                    modseq: 5,
-                    flags: vec![],
-                    size: 1,
-                    internal_date: 0,
-                    save_date: None,
-                })
-                .collect(),
+            uids: uids.to_vec(),
+            keywords: Vec::new(),
+            first_unseen: None,
+            first_unclaimed_uid: 1,
         }
     }
 
@@ -426,6 +428,58 @@ mod tests {
                 seq: 1,
                 items: vec![FetchItem::Uid(1), FetchItem::Flags(vec!["\\Seen".into()])]
             }]
+        );
+    }
+
+    #[test]
+    fn events_from_before_the_snapshot_are_not_told() {
+        // The snapshot (modseq 10) already holds these changes.
+        let mut s = Selected::new(&snap(&[1, 2]), false);
+        s.apply(&added(2, 8));
+        s.apply(&ChangeEvent::FlagsChanged {
+            account: "a".into(),
+            mailbox_id: 7,
+            uid: 1,
+            modseq: 9,
+            flags: vec!["\\Seen".into()],
+        });
+        assert!(s.flush(true, Enabled::default()).is_empty());
+        assert_eq!(s.count(), 2);
+    }
+
+    #[test]
+    fn resync_tells_expunges_new_messages_and_changed_flags() {
+        let mut s = Selected::new(&snap(&[1, 2, 3]), false);
+        let mut fresh = snap(&[2, 3, 5]);
+        fresh.mailbox.highest_modseq = 20;
+        let meta = |uid, modseq, flags: &[&str]| MessageMeta {
+            uid,
+            modseq,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+            size: 1,
+            internal_date: 0,
+            save_date: None,
+        };
+        let changed = [meta(1, 12, &[]), meta(3, 15, &["\\Seen"]), meta(5, 18, &[])];
+        s.resync(Some(&fresh), &changed);
+        assert_eq!(
+            s.flush(true, Enabled::default()),
+            vec![
+                Data::Expunge(1),
+                Data::Exists(3),
+                Data::Fetch {
+                    seq: 2,
+                    items: vec![FetchItem::Uid(3), FetchItem::Flags(vec!["\\Seen".into()])]
+                }
+            ]
+        );
+        assert_eq!(s.last_uid(), Some(5));
+        assert_eq!((s.uidnext, s.highest_modseq), (6, 20));
+        // The mailbox is gone: everything goes.
+        s.resync(None, &[]);
+        assert_eq!(
+            s.flush(true, Enabled::default()),
+            vec![Data::Expunge(3), Data::Expunge(2), Data::Expunge(1)]
         );
     }
 
