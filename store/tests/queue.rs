@@ -285,11 +285,13 @@ fn a_row_whose_file_is_gone_is_removed_at_open() {
         )
         .unwrap();
     std::fs::remove_file(dir.path().join(format!("queue/msg/0/{id}"))).unwrap();
-    let e = s.queue_open(id).err().expect("no file");
+    let Err(e) = s.queue_open(id) else {
+        panic!("opened a message without its file")
+    };
     assert_eq!(e.kind, StoreErrorKind::NotFound);
     assert!(s.queue_list().unwrap().is_empty(), "the row went with it");
-    assert_eq!(
-        s.queue_open(id).err().expect("no row").kind,
-        StoreErrorKind::NotFound
-    );
+    let Err(e) = s.queue_open(id) else {
+        panic!("opened a removed message")
+    };
+    assert_eq!(e.kind, StoreErrorKind::NotFound);
 }

@@ -224,7 +224,7 @@ const FAKE_RANGES: usize = 1000;
 
 /// The fake mailbox: UIDs 1..=45000 but every tenth.
 fn exists(uid: u32) -> bool {
-    (1..=UIDS).contains(&uid) && uid % 10 != 0
+    (1..=UIDS).contains(&uid) && !uid.is_multiple_of(10)
 }
 
 fn paging_handler() -> Arc<Handler> {
