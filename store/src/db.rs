@@ -65,9 +65,39 @@ fn connect(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Runs `f` with `synchronous=NORMAL` on a writer: in WAL mode its
+/// commit is atomic but not fsynced (the next durable commit or checkpoint
+/// syncs it). Only for bookkeeping whose loss to a power failure merely
+/// repeats work (queue claims and results, \Recent claims); `FULL` is
+/// restored whatever `f` returns.
+pub(crate) fn relaxed<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&mut Connection) -> Result<T>,
+) -> Result<T> {
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    let result = f(conn);
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relaxed_restores_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db"), DbKind::System).unwrap();
+        let mut conn = lock(&db.writer);
+        let sync = |c: &Connection| -> i64 {
+            c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
+        };
+        assert_eq!(relaxed(&mut conn, |c| Ok(sync(c))).unwrap(), 1, "NORMAL");
+        assert_eq!(sync(&conn), 2, "FULL after");
+        let failed: Result<()> = relaxed(&mut conn, |_| Err(StoreError::invalid("no")));
+        assert!(failed.is_err());
+        assert_eq!(sync(&conn), 2, "FULL after a failure too");
+    }
 
     #[test]
     fn pragmas_are_set() {

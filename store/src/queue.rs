@@ -30,7 +30,7 @@ use ipc::store::{
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
-use crate::db::lock;
+use crate::db::{lock, relaxed};
 use crate::error::{Result, StoreError};
 use crate::files;
 use crate::names::{self, Address};
@@ -144,17 +144,6 @@ fn load_entry(conn: &Connection, id: i64) -> Result<Option<QueueEntry>> {
 
 /// Keeps the message row's summary columns (used by `QueueList`) in step
 /// with its recipients: earliest pending next attempt, most attempts.
-/// Runs `f` with `synchronous=NORMAL` on the system writer: in WAL mode
-/// its commit is atomic but not fsynced (the next durable commit or
-/// checkpoint syncs it). Only for the queue bookkeeping the module comment
-/// names; `synchronous=FULL` is restored whatever `f` returns.
-fn relaxed<T>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    let result = f(conn);
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    result
-}
-
 fn update_summary(conn: &Connection, id: i64) -> Result<()> {
     conn.prepare_cached(
         "UPDATE queue SET
@@ -564,23 +553,6 @@ mod tests {
         assert_eq!(reverse_path("<a@B.example>").unwrap(), "a@b.example");
         assert_eq!(reverse_path("a@b.example").unwrap(), "a@b.example");
         assert!(reverse_path("<a b@x>").is_err());
-    }
-
-    #[test]
-    fn relaxed_commits_restore_full_sync() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
-        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-        conn.pragma_update(None, "synchronous", "FULL").unwrap();
-        let sync = |c: &Connection| -> i64 {
-            c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
-        };
-        let inside = relaxed(&mut conn, |c| Ok(sync(c))).unwrap();
-        assert_eq!(inside, 1, "NORMAL inside");
-        assert_eq!(sync(&conn), 2, "FULL after");
-        let failed: Result<()> = relaxed(&mut conn, |_| Err(StoreError::invalid("no")));
-        assert!(failed.is_err());
-        assert_eq!(sync(&conn), 2, "FULL after a failure too");
     }
 
     #[test]

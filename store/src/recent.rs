@@ -13,6 +13,7 @@
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
+use crate::db::relaxed;
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 
@@ -26,15 +27,6 @@ fn unclaimed(conn: &Connection, mailbox_id: i64, up_to: u32) -> Result<Option<(u
     // UIDs from uidnext on do not exist yet: they are not claimed early.
     let last = up_to.min(uidnext.saturating_sub(1));
     Ok((first >= 1 && first <= last).then_some((first, last)))
-}
-
-/// Runs `f` with `synchronous=NORMAL` on the writer; `FULL` is restored
-/// whatever `f` returns.
-fn relaxed<T>(conn: &mut Connection, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    let result = f(conn);
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    result
 }
 
 impl Store {
@@ -67,26 +59,5 @@ impl Store {
                 Ok(Some((first, last)))
             })
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relaxed_restores_full_sync() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
-        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-        conn.pragma_update(None, "synchronous", "FULL").unwrap();
-        let sync = |c: &Connection| -> i64 {
-            c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
-        };
-        assert_eq!(relaxed(&mut conn, |c| Ok(sync(c))).unwrap(), 1, "NORMAL");
-        assert_eq!(sync(&conn), 2, "FULL after");
-        let failed: Result<()> = relaxed(&mut conn, |_| Err(StoreError::invalid("no")));
-        assert!(failed.is_err());
-        assert_eq!(sync(&conn), 2, "FULL after a failure too");
     }
 }

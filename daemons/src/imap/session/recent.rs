@@ -227,30 +227,8 @@ impl<B: Backend> SessionBackend<B> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::view::tests::snapshot as snap;
     use super::*;
-    use crate::imap::backend::MailboxInfo;
-
-    fn snap(uids: &[u32], first_unclaimed: u32) -> Snapshot {
-        Snapshot {
-            mailbox: MailboxInfo {
-                id: 7,
-                name: "Inbox".into(),
-                special_use: None,
-                uidvalidity: 1,
-                uidnext: uids.last().map_or(1, |u| u + 1),
-                highest_modseq: 10,
-                messages: uids.len() as u32,
-                unseen: 0,
-                deleted: 0,
-                size: 0,
-                recent: 0,
-            },
-            uids: uids.to_vec(),
-            keywords: Vec::new(),
-            first_unseen: None,
-            first_unclaimed_uid: first_unclaimed,
-        }
-    }
 
     #[test]
     fn select_claims_examine_looks() {

@@ -321,12 +321,18 @@ impl Selected {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::imap::backend::MailboxInfo;
     use crate::imap::parse::{SeqNumber, SeqRange};
 
     fn snap(uids: &[u32]) -> Snapshot {
+        snapshot(uids, 1)
+    }
+
+    /// A snapshot of Inbox holding `uids`, none \Seen, UIDs from
+    /// `first_unclaimed` on not yet \Recent in any session.
+    pub(in crate::imap::session) fn snapshot(uids: &[u32], first_unclaimed: u32) -> Snapshot {
         Snapshot {
             mailbox: MailboxInfo {
                 id: 7,
@@ -344,7 +350,7 @@ mod tests {
             uids: uids.to_vec(),
             keywords: Vec::new(),
             first_unseen: None,
-            first_unclaimed_uid: 1,
+            first_unclaimed_uid: first_unclaimed,
         }
     }
 
