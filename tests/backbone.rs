@@ -219,22 +219,32 @@ fn killing_the_store_loses_no_acknowledged_message() {
             }
         }));
     }
+    // A store started after the one killed last: until the master has
+    // reaped a killed store, its status still names it as running.
+    let restarted = |killed: Option<u32>| {
+        wait_for(Duration::from_secs(10), || {
+            server
+                .worker_pid(Role::Store)
+                .filter(|p| Some(*p) != killed)
+        })
+    };
     // Kill the store three times while writers are active.
+    let mut killed = None;
     for _ in 0..3 {
         std::thread::sleep(Duration::from_millis(300));
-        let pid = wait_for(Duration::from_secs(10), || server.worker_pid(Role::Store))
-            .expect("store pid");
+        let pid = restarted(killed).expect("store pid");
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid as i32),
             nix::sys::signal::SIGKILL,
         )
         .unwrap();
+        killed = Some(pid);
     }
     for t in threads {
         t.join().unwrap();
     }
     stop.store(true, Ordering::Relaxed);
-    wait_for(Duration::from_secs(10), || server.worker_pid(Role::Store)).expect("store back");
+    restarted(killed).expect("store back");
     let bodies = message_bodies(&server, "alice");
     let stored: Vec<String> = bodies
         .iter()
