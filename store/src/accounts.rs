@@ -3,8 +3,6 @@
 //! index.db with the default mailboxes; deleting one removes its addresses,
 //! credentials and directory.
 
-use std::sync::Arc;
-
 use ipc::config::DomainsDecl;
 use ipc::store::AccountInfo;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
@@ -92,13 +90,13 @@ impl Store {
             std::fs::rename(&dir, &aside).ctx(|| format!("move {} aside", dir.display()))?;
             std::fs::remove_dir_all(&aside).ctx(|| format!("remove {}", aside.display()))?;
         }
-        let created = Account::open(&self.layout, name).and_then(|acc| {
+        let created = Account::open(&self.layout, name, true).and_then(|acc| {
             tx.commit()?;
             Ok(acc)
         });
         match created {
             Ok(acc) => {
-                cache.insert(name.to_string(), Arc::new(acc));
+                cache.insert(acc);
                 Ok(())
             }
             Err(e) => {

@@ -28,6 +28,11 @@ impl Events {
         self.tx.subscribe()
     }
 
+    /// Sessions listening.
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// Sends events of one committed change, in order.
     pub fn publish(&self, events: Vec<ChangeEvent>) {
         for ev in events {

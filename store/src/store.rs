@@ -3,14 +3,14 @@
 //! cache of open account databases; every method is blocking and may be
 //! called from many threads at once (call it from `spawn_blocking`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::account::Account;
+use crate::account::AccountCache;
 use crate::db::{Db, lock};
 use crate::error::Result;
 use crate::files::{self, Layout};
@@ -31,7 +31,7 @@ pub struct Store {
     pub(crate) system: Db,
     /// Open account databases, by account name. Lock order: this map, then
     /// an account's writer, then the system writer.
-    pub(crate) accounts: Mutex<HashMap<String, Arc<Account>>>,
+    pub(crate) accounts: Mutex<AccountCache>,
     /// Account receiving mail for unknown recipients (localserve).
     pub(crate) catchall: RwLock<Option<String>>,
     pub(crate) counters: Counters,
@@ -87,7 +87,7 @@ impl Store {
         Ok(Store {
             layout,
             system,
-            accounts: Mutex::new(HashMap::new()),
+            accounts: Mutex::new(AccountCache::default()),
             catchall: RwLock::new(None),
             counters: Counters::default(),
             auth_limits: Mutex::new(crate::authlimit::AuthLimits::new()),

@@ -124,6 +124,14 @@ impl<'a> Target<'a> {
         }
     }
 
+    /// Whether the message certainly holds `needle` nowhere, decoded or
+    /// not: its octets lack it and nothing in it is encoded (see
+    /// [`plain_lacks`]). Saves decoding every message of a mailbox for a
+    /// word few hold.
+    fn surely_lacks(&self, needle: &str) -> bool {
+        self.content.is_some_and(|c| plain_lacks(&c.bytes, needle))
+    }
+
     /// The decoded text of the message's text parts, lower-cased.
     fn body_text(&mut self) -> &str {
         if self.text.is_none() {
@@ -208,6 +216,55 @@ fn addresses_text(list: &[Address]) -> String {
         }
     }
     out
+}
+
+/// Charsets in which every ASCII octet stands for itself.
+const ASCII_CHARSETS: [&str; 6] = [
+    "us-ascii",
+    "ascii",
+    "utf-8",
+    "utf8",
+    "iso-8859-",
+    "windows-125",
+];
+
+/// Whether `msg` certainly holds no case-insensitive `needle` in any form
+/// SEARCH TEXT or BODY (RFC 9051 §6.4.4) look at, without decoding it: true
+/// when `needle` is printable ASCII without spaces, the octets are ASCII
+/// text and hold it nowhere, and nothing can decode into it — no encoded
+/// words (RFC 2047 `=?`), no base64 or quoted-printable transfer encoding
+/// (RFC 2045 §6), and only charsets that map ASCII to itself (not UTF-7,
+/// HZ, ...). Unfolding headers removes only line breaks before white
+/// space, which a needle without spaces cannot straddle. False means
+/// "decode and look".
+pub fn plain_lacks(msg: &[u8], needle: &str) -> bool {
+    let needle = needle.as_bytes();
+    if needle.is_empty() || !needle.iter().all(u8::is_ascii_graphic) {
+        return false;
+    }
+    if !msg
+        .iter()
+        .all(|&b| b.is_ascii_graphic() || matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+    {
+        return false;
+    }
+    let lower = msg.to_ascii_lowercase();
+    let has = |pat: &[u8]| memchr::memmem::find(&lower, pat).is_some();
+    if has(b"=?") || has(b"base64") || has(b"quoted-printable") {
+        return false;
+    }
+    let mut rest = &lower[..];
+    while let Some(at) = memchr::memmem::find(rest, b"charset=") {
+        rest = &rest[at + 8..];
+        let value = rest.strip_prefix(b"\"").unwrap_or(rest);
+        if !ASCII_CHARSETS
+            .iter()
+            .any(|cs| value.starts_with(cs.as_bytes()))
+        {
+            return false;
+        }
+    }
+    !has(&needle.to_ascii_lowercase())
 }
 
 /// A header value with encoded words (RFC 2047) decoded, unfolded.
@@ -312,8 +369,11 @@ impl Context<'_> {
             // RFC 9051 §6.4.4: an empty string matches every message
             // with the field.
             Header(name, s) => t.header_contains(name, s),
-            Body(s) => t.body_text().contains(&s.to_lowercase()),
+            Body(s) => !t.surely_lacks(s) && t.body_text().contains(&s.to_lowercase()),
             Text(s) => {
+                if t.surely_lacks(s) {
+                    return false;
+                }
                 let needle = s.to_lowercase();
                 t.headers()
                     .iter()
@@ -380,6 +440,58 @@ mod tests {
             Box::new(SearchKey::Seen),
             Box::new(SearchKey::Larger(3))
         )));
+    }
+
+    #[test]
+    fn plain_messages_are_ruled_out_without_decoding() {
+        let plain = b"Subject: Lunch\r\nContent-Type: text/plain; charset=\"ISO-8859-1\"\r\n\r\nSoup at noon\r\n";
+        assert!(plain_lacks(plain, "dinner"));
+        assert!(!plain_lacks(plain, "NOON"), "present, any case");
+        assert!(!plain_lacks(plain, "lunch"), "present in a header");
+        assert!(!plain_lacks(plain, "soup at"), "a space: decode and look");
+        assert!(!plain_lacks(plain, ""));
+        // Anything that could decode into the needle: decode and look.
+        let encoded: [&[u8]; 5] = [
+            b"Subject: =?utf-8?q?dinner?=\r\n\r\nx\r\n",
+            b"Content-Transfer-Encoding: base64\r\n\r\nZGlubmVy\r\n",
+            b"Content-Transfer-Encoding: Quoted-Printable\r\n\r\ndin=6Eer\r\n",
+            b"Content-Type: text/plain; charset=utf-7\r\n\r\n+AGQ-inner\r\n",
+            b"Subject: caf\xc3\xa9\r\n\r\nx\r\n",
+        ];
+        for msg in encoded {
+            assert!(
+                !plain_lacks(msg, "dinner"),
+                "{}",
+                String::from_utf8_lossy(msg)
+            );
+        }
+    }
+
+    #[test]
+    fn text_search_finds_words_only_decoding_shows() {
+        let meta = MessageMeta {
+            uid: 1,
+            modseq: 1,
+            flags: vec![],
+            size: 0,
+            internal_date: 0,
+            save_date: None,
+        };
+        let ctx = Context {
+            count: 1,
+            last_uid: 1,
+            saved: &[],
+            now: 0,
+        };
+        let b64 = content(b"Subject: x\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGlkZGVuIHdvcmQ=\r\n");
+        let plain = content(b"Subject: x\r\nContent-Type: text/plain\r\n\r\nvisible word\r\n");
+        let matches =
+            |c: &MessageContent, k: SearchKey| ctx.matches(&k, &mut Target::new(1, &meta, Some(c)));
+        assert!(matches(&b64, SearchKey::Text("hidden".into())));
+        assert!(matches(&b64, SearchKey::Body("HIDDEN".into())));
+        assert!(!matches(&b64, SearchKey::Text("visible".into())));
+        assert!(matches(&plain, SearchKey::Text("visible".into())));
+        assert!(!matches(&plain, SearchKey::Body("hidden".into())));
     }
 
     #[test]

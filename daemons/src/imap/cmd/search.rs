@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use futures_util::stream::{self, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::imap::backend::{Backend, MessageMeta};
@@ -28,6 +29,9 @@ pub(crate) fn check_charset(cs: Option<&str>) -> Result<(), CmdError> {
         _ => Ok(()),
     }
 }
+
+/// Message contents a SEARCH, SORT or THREAD asks the store for at once.
+pub(crate) const SEARCH_PREFETCH: usize = 32;
 
 /// A matching message.
 pub(crate) struct Hit {
@@ -74,22 +78,30 @@ where
             now: now(),
         };
         let want_content = needs_content(key) || keep_structure;
+        let backend = &self.backend;
+        // Contents are asked for SEARCH_PREFETCH at a time (the store
+        // answers requests of one connection concurrently), and matched
+        // in order.
+        let known_metas = metas
+            .into_iter()
+            .filter_map(|meta| sel.seq_of(meta.uid).map(|seq| (seq, meta)));
+        let mut loaded = stream::iter(known_metas)
+            .map(|(seq, meta)| async move {
+                let content = if want_content {
+                    match backend.message_content(account, sel.id, meta.uid).await? {
+                        Some(c) => Some(c),
+                        None => return Ok(None),
+                    }
+                } else {
+                    None
+                };
+                Ok::<_, CmdError>(Some((seq, meta, content)))
+            })
+            .buffered(SEARCH_PREFETCH);
         let mut hits = Vec::new();
-        for meta in metas {
-            let Some(seq) = sel.seq_of(meta.uid) else {
+        while let Some(next) = loaded.next().await {
+            let Some((seq, meta, content)) = next? else {
                 continue;
-            };
-            let content = if want_content {
-                match self
-                    .backend
-                    .message_content(account, sel.id, meta.uid)
-                    .await?
-                {
-                    Some(c) => Some(c),
-                    None => continue,
-                }
-            } else {
-                None
             };
             let mut t = Target::new(seq, &meta, content.as_ref());
             if !ctx.matches(key, &mut t) {
