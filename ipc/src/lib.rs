@@ -33,4 +33,4 @@ pub use role::Role;
 
 /// Version of the wire protocol, exchanged in the hello frame at connect.
 /// Bump on any change to a message type in this crate.
-pub const IPC_VERSION: u32 = 6;
+pub const IPC_VERSION: u32 = 7;

@@ -365,6 +365,10 @@ pub enum StoreRequest {
         since: i64,
         after_uid: u32,
     },
+    /// Streams `QueueChanged` whenever messages are added to the outbound
+    /// queue (after `Subscribed`), so the queue worker starts delivering
+    /// at once instead of at its next look. Queue worker only.
+    QueueWatch,
 }
 
 /// One message's DMARC evaluation, for outgoing aggregate reports.
@@ -659,6 +663,10 @@ pub enum StoreReply {
     /// The UIDs (first, last), inclusive, claimed (or unclaimed, when only
     /// asked); None when there are none.
     RecentClaimed(Option<(u32, u32)>),
+    /// Something was added to the outbound queue since the last
+    /// `QueueChanged` (or since `QueueWatch`); several additions may give
+    /// one.
+    QueueChanged,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -13,16 +13,16 @@ fn hex(b: &[u8]) -> String {
 
 #[test]
 fn version_is_pinned() {
-    assert_eq!(IPC_VERSION, 6);
+    assert_eq!(IPC_VERSION, 7);
 }
 
 #[test]
 fn hello_bytes() {
     let f = encode_frame(0, &Hello::new(Peer::Worker(ipc::Role::Store)), 0).unwrap();
-    // len=25 | nfds=0 | id=0 | magic "MOXD" | version 6 | Peer::Worker = 1 | Role::Store = 0 (u32 variant indices)
+    // len=25 | nfds=0 | id=0 | magic "MOXD" | version 7 | Peer::Worker = 1 | Role::Store = 0 (u32 variant indices)
     assert_eq!(
         hex(&f),
-        "000000190000000000000000004d4f5844000000060000000100000000"
+        "000000190000000000000000004d4f5844000000070000000100000000"
     );
 }
 

@@ -35,7 +35,7 @@ pub(crate) struct Account {
     /// Set (under the writer lock) when the account is deleted; writes
     /// through handles still held elsewhere then fail.
     deleted: AtomicBool,
-    pub committer: Committer,
+    pub committer: Committer<crate::deliver::Job, ipc::store::Delivered>,
     pub events: Events,
     /// [`AccountCache`]'s use counter when the account was last handed out.
     last_used: AtomicU64,

@@ -116,7 +116,13 @@ fn metrics_text(s: crate::Stats) -> String {
          moxd_store_deliveries_total {}\n\
          # HELP moxd_store_delivery_batches_total Delivery transactions (group commits).\n\
          # TYPE moxd_store_delivery_batches_total counter\n\
-         moxd_store_delivery_batches_total {}\n",
-        s.deliveries, s.delivery_batches
+         moxd_store_delivery_batches_total {}\n\
+         # HELP moxd_store_queue_adds_total Messages added to the outbound queue.\n\
+         # TYPE moxd_store_queue_adds_total counter\n\
+         moxd_store_queue_adds_total {}\n\
+         # HELP moxd_store_queue_batches_total Queue-addition transactions (group commits).\n\
+         # TYPE moxd_store_queue_batches_total counter\n\
+         moxd_store_queue_batches_total {}\n",
+        s.deliveries, s.delivery_batches, s.queue_adds, s.queue_batches
     )
 }

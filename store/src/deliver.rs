@@ -54,33 +54,67 @@ pub(crate) struct Job {
     tmp: TempPath,
 }
 
-/// The commit queue of one account.
-#[derive(Debug, Default)]
-pub(crate) struct Committer {
-    state: Mutex<Queue>,
+/// A job a [`Committer`] numbers.
+pub(crate) trait Ticketed {
+    fn ticket(&self) -> u64;
+    fn set_ticket(&mut self, ticket: u64);
+}
+
+impl Ticketed for Job {
+    fn ticket(&self) -> u64 {
+        self.ticket
+    }
+    fn set_ticket(&mut self, ticket: u64) {
+        self.ticket = ticket;
+    }
+}
+
+/// A group-commit queue: an account's deliveries (`Committer<Job,
+/// Delivered>`), the outbound queue's additions.
+#[derive(Debug)]
+pub(crate) struct Committer<J, R> {
+    state: Mutex<Queue<J, R>>,
     wake: Condvar,
 }
 
-#[derive(Debug, Default)]
-struct Queue {
-    pending: VecDeque<Job>,
+impl<J, R> Default for Committer<J, R> {
+    fn default() -> Self {
+        Committer {
+            state: Mutex::new(Queue {
+                pending: VecDeque::new(),
+                leading: false,
+                done: HashMap::new(),
+                next_ticket: 0,
+            }),
+            wake: Condvar::new(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Queue<J, R> {
+    pending: VecDeque<J>,
     /// A leader is committing a batch.
     leading: bool,
-    done: HashMap<u64, Result<Delivered>>,
+    done: HashMap<u64, Result<R>>,
     next_ticket: u64,
 }
 
 type Outcome = Vec<(u64, Result<Delivered>)>;
 
-impl Committer {
+impl<J: Ticketed, R> Committer<J, R> {
     /// Queues `job` and blocks until it is committed or failed, committing
     /// batches (its own and others') with `commit` whenever no other thread
-    /// is doing so.
-    fn submit(&self, mut job: Job, commit: impl Fn(Vec<Job>) -> Outcome) -> Result<Delivered> {
+    /// is doing so. `commit` answers every ticket of its batch.
+    pub(crate) fn submit(
+        &self,
+        mut job: J,
+        commit: impl Fn(Vec<J>) -> Vec<(u64, Result<R>)>,
+    ) -> Result<R> {
         let mut q = lock(&self.state);
         let ticket = q.next_ticket;
         q.next_ticket += 1;
-        job.ticket = ticket;
+        job.set_ticket(ticket);
         q.pending.push_back(job);
         loop {
             if let Some(result) = q.done.remove(&ticket) {
@@ -95,17 +129,17 @@ impl Committer {
             }
             q.leading = true;
             let n = q.pending.len().min(MAX_DELIVERY_BATCH);
-            let batch: Vec<Job> = q.pending.drain(..n).collect();
-            let tickets: Vec<u64> = batch.iter().map(|j| j.ticket).collect();
+            let batch: Vec<J> = q.pending.drain(..n).collect();
+            let tickets: Vec<u64> = batch.iter().map(Ticketed::ticket).collect();
             drop(q);
             let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit(batch)))
                 .unwrap_or_else(|_| Vec::new());
             q = lock(&self.state);
             q.done.extend(results);
             for t in tickets {
-                q.done.entry(t).or_insert_with(|| {
-                    Err(StoreError::temporary("delivery commit failed unexpectedly"))
-                });
+                q.done
+                    .entry(t)
+                    .or_insert_with(|| Err(StoreError::temporary("commit failed unexpectedly")));
             }
             q.leading = false;
             self.wake.notify_all();

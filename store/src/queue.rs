@@ -1,6 +1,10 @@
 //! Outbound queue rows in system.db and their files in `queue/msg/D/ID`.
-//! Adding follows the delivery discipline without batching: file fsynced
-//! in tmp/, row inserted, file renamed, directories fsynced, commit.
+//! Adding follows the delivery discipline, with group commit: the file is
+//! fsynced in tmp/ by the adding thread, then the queue's [`Committer`]
+//! inserts the rows of every waiting addition in one transaction, renames
+//! their files, fsyncs each touched directory once and commits; only then
+//! does any of them get its id. Concurrent submissions share the
+//! directory fsync and the commit, as concurrent deliveries do.
 //!
 //! Each recipient has its own row in `queue_recipients` with its state
 //! (pending, delivered, failed), attempt count, next attempt and last
@@ -21,8 +25,11 @@
 //! [`Store::queue_open`] then removes. Only adding a message is durable
 //! (file, directory and commit fsynced), which is what a 250 promises.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 
 use ipc::store::{
     QueueAdd, QueueEntry, QueueInfo, QueueRecipient, RecipientOutcome, RecipientResult,
@@ -31,6 +38,7 @@ use ipc::store::{
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use crate::db::{lock, relaxed};
+use crate::deliver::{Committer, Ticketed};
 use crate::error::{Result, StoreError};
 use crate::files;
 use crate::names::{self, Address};
@@ -44,6 +52,32 @@ pub const MAX_QUEUE_OPTIONS: usize = 64 * 1024;
 pub const MAX_QUEUE_ERROR: usize = 1024;
 /// Most messages one `QueueDue` answer lists.
 pub const MAX_QUEUE_DUE: u32 = 1000;
+
+/// A queue addition whose file is in tmp/, waiting for its commit.
+#[derive(Debug)]
+pub(crate) struct QueueJob {
+    ticket: u64,
+    account: String,
+    mail_from: String,
+    recipients: Vec<Address>,
+    recipients_json: String,
+    prefix: Vec<u8>,
+    size: u64,
+    options: String,
+    tmp: files::TempPath,
+}
+
+impl Ticketed for QueueJob {
+    fn ticket(&self) -> u64 {
+        self.ticket
+    }
+    fn set_ticket(&mut self, ticket: u64) {
+        self.ticket = ticket;
+    }
+}
+
+/// The queue's group commit of additions: a queue id per job.
+pub(crate) type QueueCommitter = Committer<QueueJob, i64>;
 
 /// `queue_recipients.state` values.
 const STATE_PENDING: i64 = 0;
@@ -211,52 +245,93 @@ impl Store {
             .map_err(|e| StoreError::temporary(format!("encoding recipients: {e}")))?;
         let prefix_len = q.prefix.len() as u64;
         let src = File::from(msg);
-        let (mut tmp, file_len) = files::copy_to_tmp(
+        let (tmp, file_len) = files::copy_to_tmp(
             &src,
             &self.layout.tmp(),
             &self.tmp_name("queue"),
             MAX_MESSAGE_SIZE - prefix_len,
         )?;
         drop(src);
-        let now = unix_now();
+        let job = QueueJob {
+            ticket: 0,
+            account: q.account,
+            mail_from,
+            recipients,
+            recipients_json,
+            size: prefix_len + file_len,
+            prefix: q.prefix,
+            options: options.to_string(),
+            tmp,
+        };
+        self.queue_adds
+            .submit(job, |batch| self.commit_queue_batch(batch))
+    }
 
-        let mut conn = lock(&self.system.writer);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO queue (account, mail_from, recipients, prefix, size, queued, next_attempt, options)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
-            rusqlite::params![q.account, mail_from, recipients_json, q.prefix, prefix_len + file_len, now, options],
-        )?;
-        let id = tx.last_insert_rowid();
-        {
-            let mut ins = tx.prepare_cached(
-                "INSERT INTO queue_recipients (queue_id, idx, address, domain, next_attempt)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            for (i, r) in recipients.iter().enumerate() {
-                ins.execute(rusqlite::params![id, i as u32, r.display(), r.domain, now])?;
-            }
-        }
+    /// Commits one batch of additions: all of them, or none (each then
+    /// gets the error, and the files already renamed are removed).
+    fn commit_queue_batch(&self, jobs: Vec<QueueJob>) -> Vec<(u64, Result<i64>)> {
+        let tickets: Vec<u64> = jobs.iter().map(|j| j.ticket).collect();
         let base = self.layout.queue_msg();
-        let dest = files::msg_path(&base, id);
-        let mut placed = false;
-        let durable = (|| {
-            let created = files::ensure_msg_dir(&base, id)?;
-            tmp.rename_to(&dest)?;
-            placed = true;
-            files::fsync_dir(&files::msg_dir(&base, id))?;
-            if created {
+        let mut placed: Vec<PathBuf> = Vec::new();
+        let committed = (|| -> Result<Vec<(u64, i64)>> {
+            let now = unix_now();
+            let mut conn = lock(&self.system.writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut dirs = BTreeSet::new();
+            let mut base_changed = false;
+            let mut ids = Vec::with_capacity(jobs.len());
+            for mut job in jobs {
+                tx.execute(
+                    "INSERT INTO queue (account, mail_from, recipients, prefix, size, queued, next_attempt, options)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
+                    rusqlite::params![job.account, job.mail_from, job.recipients_json, job.prefix, job.size, now, job.options],
+                )?;
+                let id = tx.last_insert_rowid();
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO queue_recipients (queue_id, idx, address, domain, next_attempt)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for (i, r) in job.recipients.iter().enumerate() {
+                    ins.execute(rusqlite::params![id, i as u32, r.display(), r.domain, now])?;
+                }
+                base_changed |= files::ensure_msg_dir(&base, id)?;
+                let dest = files::msg_path(&base, id);
+                job.tmp.rename_to(&dest)?;
+                placed.push(dest);
+                dirs.insert(files::msg_dir(&base, id));
+                ids.push((job.ticket, id));
+            }
+            // RFC 5321 §6.1: the 250 for DATA promises the message is safe;
+            // files and directory entries are durable before the commit.
+            for dir in &dirs {
+                files::fsync_dir(dir)?;
+            }
+            if base_changed {
                 files::fsync_dir(&base)?;
             }
-            Ok(tx.commit()?)
+            tx.commit()?;
+            Ok(ids)
         })();
-        if let Err(e) = durable {
-            if placed && let Err(rm) = files::remove_file_if_exists(&dest) {
-                tracing::error!(path = %dest.display(), error = %rm, "removing file of failed queue add");
+        self.counters.queue_batches.fetch_add(1, Ordering::Relaxed);
+        match committed {
+            Ok(ids) => {
+                self.counters
+                    .queue_adds
+                    .fetch_add(ids.len() as u64, Ordering::Relaxed);
+                let n = ids.len() as u64;
+                self.queue_added.send_modify(|added| *added += n);
+                ids.into_iter().map(|(t, id)| (t, Ok(id))).collect()
             }
-            return Err(e);
+            Err(e) => {
+                tracing::error!(error = %e, count = tickets.len(), "queue batch failed");
+                for path in &placed {
+                    if let Err(rm) = files::remove_file_if_exists(path) {
+                        tracing::error!(path = %path.display(), error = %rm, "removing file of failed queue add");
+                    }
+                }
+                tickets.into_iter().map(|t| (t, Err(e.clone()))).collect()
+            }
         }
-        Ok(id)
     }
 
     /// Every queued message, oldest first.

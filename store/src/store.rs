@@ -40,6 +40,10 @@ pub struct Store {
     /// Storage limit of accounts without their own (RFC 9208).
     pub(crate) default_quota: RwLock<Option<u64>>,
     tmp_seq: AtomicU64,
+    /// Group commit of outbound queue additions.
+    pub(crate) queue_adds: crate::queue::QueueCommitter,
+    /// Additions to the outbound queue, for [`Store::queue_watch`].
+    pub(crate) queue_added: tokio::sync::watch::Sender<u64>,
     /// Held open for the lock on the data directory.
     _lock: File,
 }
@@ -48,6 +52,8 @@ pub struct Store {
 pub(crate) struct Counters {
     pub deliveries: AtomicU64,
     pub delivery_batches: AtomicU64,
+    pub queue_adds: AtomicU64,
+    pub queue_batches: AtomicU64,
 }
 
 /// Counters since [`Store::open`].
@@ -57,6 +63,10 @@ pub struct Stats {
     pub deliveries: u64,
     /// Delivery transactions (group commits); each covers one or more deliveries.
     pub delivery_batches: u64,
+    /// Messages added to the outbound queue.
+    pub queue_adds: u64,
+    /// Queue-addition transactions (group commits).
+    pub queue_batches: u64,
 }
 
 impl Store {
@@ -93,6 +103,8 @@ impl Store {
             auth_limits: Mutex::new(crate::authlimit::AuthLimits::new()),
             default_quota: RwLock::new(None),
             tmp_seq: AtomicU64::new(0),
+            queue_adds: Default::default(),
+            queue_added: tokio::sync::watch::Sender::new(0),
             _lock: dir_lock,
         })
     }
@@ -101,6 +113,8 @@ impl Store {
         Stats {
             deliveries: self.counters.deliveries.load(Ordering::Relaxed),
             delivery_batches: self.counters.delivery_batches.load(Ordering::Relaxed),
+            queue_adds: self.counters.queue_adds.load(Ordering::Relaxed),
+            queue_batches: self.counters.queue_batches.load(Ordering::Relaxed),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Subscribing to an account's change events (see `events.rs`).
 
 use ipc::store::ChangeEvent;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::error::Result;
 use crate::store::Store;
@@ -13,5 +13,11 @@ impl Store {
     /// code too (`blocking_recv`, `try_recv`).
     pub fn subscribe(&self, account: &str) -> Result<broadcast::Receiver<ChangeEvent>> {
         Ok(self.account(account)?.events.subscribe())
+    }
+
+    /// Changes when messages are added to the outbound queue (the value
+    /// counts additions; waiters see only the latest).
+    pub fn queue_watch(&self) -> watch::Receiver<u64> {
+        self.queue_added.subscribe()
     }
 }

@@ -295,3 +295,56 @@ fn a_row_whose_file_is_gone_is_removed_at_open() {
     };
     assert_eq!(e.kind, StoreErrorKind::NotFound);
 }
+
+#[test]
+fn concurrent_additions_share_commits_and_each_gets_its_message() {
+    use std::sync::{Arc, Barrier};
+    const THREADS: usize = 16;
+    const TOTAL: usize = 160;
+    let (dir, s) = common::with_account();
+    let s = Arc::new(s);
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let s = Arc::clone(&s);
+            let barrier = Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                barrier.wait();
+                (t..TOTAL)
+                    .step_by(THREADS)
+                    .map(|i| {
+                        let rcpt = format!("r{i}@remote.example");
+                        let body = format!("Subject: {i}\r\n\r\nbody {i}\r\n");
+                        let id = s
+                            .queue_add(
+                                add("mox", "mox@example.org", &[&rcpt], ""),
+                                common::memfd(body.as_bytes()),
+                            )
+                            .unwrap();
+                        (i, id)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let all: Vec<(usize, i64)> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let mut ids: Vec<i64> = all.iter().map(|(_, id)| *id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), TOTAL, "distinct ids");
+    for (i, id) in &all {
+        let mut f = s.queue_open(*id).unwrap();
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut f.file, &mut body).unwrap();
+        assert_eq!(body, format!("Subject: {i}\r\n\r\nbody {i}\r\n"));
+        let entry = s.queue_entries(None).unwrap();
+        assert!(entry.iter().any(|e| e.id == *id));
+    }
+    let stats = s.stats();
+    assert_eq!(stats.queue_adds, TOTAL as u64);
+    assert!(stats.queue_batches < TOTAL as u64, "no batching: {stats:?}");
+    assert!(common::entries(&dir.path().join("tmp")).is_empty());
+}

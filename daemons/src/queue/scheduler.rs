@@ -1,8 +1,9 @@
 //! The queue's main loop: ask the store for due messages, start an
 //! attempt for each one not already in progress (at most
 //! [`MAX_MESSAGES_IN_FLIGHT`] at once), then sleep until the next one
-//! falls due, an attempt finishes, or [`POLL_INTERVAL`] passes (new
-//! submissions and `moxctl queue kick` are seen then). The set of
+//! falls due, an attempt finishes, the store reports an addition to the
+//! queue (`QueueWatch`), or [`POLL_INTERVAL`] passes (`moxctl queue kick`
+//! is seen then). The set of
 //! messages in progress only avoids starting one twice; the store's rows
 //! are the queue.
 
@@ -45,12 +46,41 @@ impl Drop for Unclaimed {
     }
 }
 
+/// Wakes the loop when the store reports additions to the queue, so a
+/// submitted message starts at once rather than at the next poll; the
+/// poll remains for when the watch is down (store restarting).
+async fn watch_additions(ctx: Arc<Context>, wake: Arc<Notify>, shutdown: CancellationToken) {
+    while !shutdown.is_cancelled() {
+        match ctx.store.watch().await {
+            Ok(mut stream) => {
+                // Something may have been added while the watch was down.
+                wake.notify_one();
+                loop {
+                    tokio::select! {
+                        m = stream.recv() => match m {
+                            Some(_) => wake.notify_one(),
+                            None => break,
+                        },
+                        _ = shutdown.cancelled() => return,
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "watching the queue"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(POLL_INTERVAL) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
+}
+
 pub async fn run(ctx: Arc<Context>, shutdown: CancellationToken) {
     let in_flight: Arc<Mutex<HashSet<i64>>> = Arc::default();
     let unclaimed = Arc::new(AtomicUsize::new(0));
     let slots = Arc::new(Semaphore::new(MAX_MESSAGES_IN_FLIGHT));
     let wake = Arc::new(Notify::new());
     let tracker = TaskTracker::new();
+    tokio::spawn(watch_additions(ctx.clone(), wake.clone(), shutdown.clone()));
     loop {
         // Ask only for as many as can start, plus those started but not yet
         // claimed (the store may list them again); claimed ones are not due.

@@ -62,6 +62,30 @@ impl QueueStore {
         Ok(self.call_fds(&req, &[]).await?.0)
     }
 
+    /// Streams a message each time something is added to the queue (the
+    /// store's `QueueWatch`), once the store has confirmed it; ends when
+    /// the store connection does.
+    pub async fn watch(
+        &self,
+    ) -> Result<tokio::sync::mpsc::Receiver<ipc::Msg<StoreReply>>, StoreCallError> {
+        let client = self
+            .handle
+            .client()
+            .await
+            .map_err(|e| StoreCallError::Other(format!("{e:#}")))?;
+        let mut stream = client
+            .stream(&StoreRequest::QueueWatch)
+            .await
+            .map_err(|e| StoreCallError::Other(format!("store: {e}")))?;
+        match stream.recv().await.map(|m| m.body) {
+            Some(StoreReply::Subscribed) => Ok(stream),
+            Some(other) => Err(unexpected(other)),
+            None => Err(StoreCallError::Other(
+                "store connection closed while watching the queue".into(),
+            )),
+        }
+    }
+
     pub async fn due(&self, limit: u32) -> Result<(Vec<QueueEntry>, Option<i64>), StoreCallError> {
         match self.call(StoreRequest::QueueDue { limit }).await? {
             StoreReply::QueueDue { messages, next_due } => Ok((messages, next_due)),

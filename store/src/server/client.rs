@@ -80,6 +80,9 @@ async fn handle(
     if let StoreRequest::Subscribe { account } = body {
         return subscribe(store, account, id, tx, stop).await;
     }
+    if let StoreRequest::QueueWatch = body {
+        return queue_watch(store, id, tx, stop).await;
+    }
     let res = tokio::task::spawn_blocking(move || dispatch(&store, body, fds)).await;
     let (reply, file) = match res {
         Ok(r) => r,
@@ -97,6 +100,29 @@ async fn handle(
     let fds: Vec<_> = file.iter().map(|f| f.as_fd()).collect();
     if let Err(e) = tx.send(id, &reply, &fds).await {
         tracing::debug!(error = %e, "reply not sent (peer gone)");
+    }
+}
+
+/// Streams `QueueChanged` after each addition to the queue (coalesced:
+/// additions while one is being sent give one more).
+async fn queue_watch(store: Arc<Store>, id: u64, tx: AsyncSender, stop: CancellationToken) {
+    let mut added = store.queue_watch();
+    added.mark_unchanged();
+    if tx.send(id, &StoreReply::Subscribed, &[]).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            r = added.changed() => {
+                if r.is_err() {
+                    return;
+                }
+            }
+            _ = stop.cancelled() => return,
+        }
+        if tx.send(id, &StoreReply::QueueChanged, &[]).await.is_err() {
+            return;
+        }
     }
 }
 

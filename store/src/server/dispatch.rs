@@ -96,9 +96,9 @@ pub fn dispatch(
             }
             Err(e) => StoreReply::Error(e.into()),
         },
-        Subscribe { .. } => err(
+        Subscribe { .. } | QueueWatch => err(
             StoreErrorKind::Invalid,
-            "subscribe is handled by the connection",
+            "subscriptions are handled by the connection",
         ),
         QueueAdd(q) => match one_fd(fds) {
             Ok(fd) => match store.queue_add(q, fd) {

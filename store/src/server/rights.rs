@@ -27,7 +27,11 @@ fn roles_for(req: &StoreRequest) -> &'static [Role] {
         AccountOwns { .. } => &[Submission, Web],
         AuthCheck { .. } | AuthRecord { .. } => &[Submission, Imap, Web],
         // Outbound delivery is the queue worker's alone.
-        QueueDue { .. } | QueueClaim { .. } | QueueOpen { .. } | QueueResult { .. } => &[Queue],
+        QueueDue { .. }
+        | QueueClaim { .. }
+        | QueueOpen { .. }
+        | QueueResult { .. }
+        | QueueWatch => &[Queue],
         // Administration (moxctl queue …) only.
         QueueEntries { .. }
         | QueueHold { .. }
