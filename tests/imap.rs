@@ -1295,3 +1295,49 @@ fn localserve_message_from_smtp_is_fetched_byte_identical() {
     assert!(f.contains(&format!("RFC822.SIZE {}", want.len())), "{r}");
     assert!(f.contains(&tag), "{r}");
 }
+
+#[test]
+fn a_large_store_by_another_session_is_resynchronised_not_ended() {
+    // One STORE over thousands of messages publishes more change events
+    // at once than the subscriptions buffer (1024): the selected session
+    // of another client re-reads the mailbox's changes instead of ending.
+    let s = shared();
+    let mut a = login(s);
+    let mut b = login(s);
+    let mb = mailbox(&mut b, "bulk");
+    append(&mut b, &mb, "", &message("bulk", "", "x\r\n"));
+    b.cmd(&format!("SELECT {mb}")).ok();
+    for _ in 0..12 {
+        b.cmd(&format!("COPY 1:* {mb}")).ok();
+    }
+    let r = a.cmd(&format!("STATUS {mb} (MESSAGES)")).ok();
+    let status = r.one("STATUS");
+    let total: usize = status
+        .rsplit("MESSAGES ")
+        .next()
+        .and_then(|t| t.trim_end_matches(')').parse().ok())
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(total > 2048, "{status}");
+    let r = a.cmd(&format!("SELECT {mb}")).ok();
+    assert!(r.lines().contains(&format!("{total} EXISTS")), "{r}");
+    // A COPY's response may show only part of what it added (the rest
+    // comes with the next command); b catches up before its STORE.
+    let t0 = Instant::now();
+    while search_numbers(&b.cmd("UID SEARCH ALL").ok()).len() < total
+        && t0.elapsed() < Duration::from_secs(10)
+    {
+        b.cmd("NOOP").ok();
+    }
+    b.cmd("STORE 1:* +FLAGS.SILENT (\\Seen)").ok();
+    let r = a.cmd("NOOP");
+    assert!(r.is_ok(), "NOOP after the bulk STORE: {}", r.status());
+    let r = a.cmd("UID SEARCH UNSEEN").ok();
+    assert!(search_numbers(&r).is_empty(), "{r}");
+    let r = a.cmd("FETCH 1:* (FLAGS)").ok();
+    let seen = r.containing("\\Seen").len();
+    assert_eq!(seen, total, "every message shows \\Seen");
+    // The account's events still arrive afterwards.
+    b.cmd("STORE 1 -FLAGS.SILENT (\\Seen)").ok();
+    let r = a.cmd("NOOP").ok();
+    assert!(r.containing("1 FETCH (UID 1 FLAGS ()").len() == 1, "{r}");
+}

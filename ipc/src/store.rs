@@ -797,6 +797,12 @@ pub enum ChangeEvent {
         account: String,
         name: String,
     },
+    /// The subscriber fell too far behind and events were dropped before
+    /// this one: whoever keeps state from events must re-read it. The
+    /// subscription goes on.
+    Missed {
+        account: String,
+    },
 }
 
 /// A queued message with the state of each recipient.

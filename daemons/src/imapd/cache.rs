@@ -191,7 +191,8 @@ impl ContentCache {
                 }
             }
             ChangeEvent::MailboxDeleted { account, .. }
-            | ChangeEvent::MailboxRenamed { account, .. } => self.invalidate_account(account),
+            | ChangeEvent::MailboxRenamed { account, .. }
+            | ChangeEvent::Missed { account } => self.invalidate_account(account),
             ChangeEvent::MessageAdded { .. }
             | ChangeEvent::FlagsChanged { .. }
             | ChangeEvent::MailboxCreated { .. } => {}

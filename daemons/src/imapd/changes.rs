@@ -12,9 +12,13 @@
 //! one at each login would leave the old ones running. A dormant
 //! subscription is woken at the account's next login.
 //!
-//! When the store subscription ends (store restart), the account's
-//! channel closes and its sessions end with `BYE`; they could not know
-//! which changes they missed.
+//! When the store drops events because this worker fell behind (one
+//! change touching more messages than its buffer holds), it sends
+//! `ChangeEvent::Missed`, which the sessions take as a lag of their own
+//! (they re-read their mailbox's changes) and the content cache as a
+//! reason to forget the account. When the store subscription ends (store
+//! restart), the account's channel closes and its sessions end with
+//! `BYE`; they could not know which changes they missed.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -608,3 +608,19 @@ async fn one_subscription_per_account_fanned_out_with_a_session_limit() {
     assert_eq!(recv_event(&mut other).await, Err(RecvError::Closed));
     drop(ctx);
 }
+
+#[tokio::test]
+async fn events_the_store_dropped_reach_sessions_as_missed_and_the_subscription_goes_on() {
+    let (ctx, store) = harness(no_handler()).await;
+    let b = StoreBackend::new(ctx.store.clone(), 2);
+    let mut s = b.changes("alice").await.unwrap();
+    let missed = ChangeEvent::Missed {
+        account: "alice".into(),
+    };
+    store.emit("alice", missed.clone()).await;
+    assert_eq!(recv_event(&mut s).await.unwrap(), missed);
+    store.emit("alice", flags_changed(4)).await;
+    assert_eq!(recv_event(&mut s).await.unwrap(), flags_changed(4));
+    assert!(b.changes_hub().is_active("alice"));
+    drop(ctx);
+}

@@ -155,14 +155,16 @@ async fn subscribe(
                 }
             }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                // The subscriber missed events; it must resynchronise. Close
-                // so it notices instead of silently diverging.
-                tracing::warn!(%account, missed = n, "subscriber lagged; closing subscription");
-                let err = crate::StoreError::temporary(format!(
-                    "subscription lagged by {n} events; resubscribe and re-read"
-                ));
-                let _ = tx.send(id, &StoreReply::Error(err.into()), &[]).await;
-                return;
+                // The subscriber missed events (one change touching more
+                // messages than the channel holds, say); it must re-read
+                // what it keeps, and hears on from here.
+                tracing::debug!(%account, missed = n, "subscriber lagged; told to re-read");
+                let ev = ipc::store::ChangeEvent::Missed {
+                    account: account.clone(),
+                };
+                if tx.send(id, &StoreReply::Event(ev), &[]).await.is_err() {
+                    return;
+                }
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }

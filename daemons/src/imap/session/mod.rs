@@ -340,6 +340,10 @@ where
         };
         loop {
             match authed.changes.try_recv() {
+                // After a gap the re-read below covers these; applied, they
+                // would put later messages in the view before the missing
+                // ones, which could then only be inserted out of order.
+                Ok(_) if lagged => {}
                 Ok(ev) => events.push(ev),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Lagged(n)) => {
@@ -348,6 +352,16 @@ where
                 }
                 Err(TryRecvError::Closed) => return Err(SessionError::StoreGone),
             }
+        }
+        // The store dropped events for this account's subscription:
+        // re-read as after a lag of our own, from the gap on.
+        if let Some(gap) = events
+            .iter()
+            .position(|e| matches!(e, ipc::store::ChangeEvent::Missed { .. }))
+        {
+            tracing::debug!("imap: the store dropped change events, resynchronising");
+            events.truncate(gap);
+            lagged = true;
         }
         let account = authed.account.clone();
         let Some((authed, sel)) = state.selected() else {
