@@ -161,33 +161,17 @@ fn group_commit_200_deliveries_16_threads() {
     const TOTAL: usize = 200;
     let (dir, s) = common::with_account();
     let s = Arc::new(s);
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let s = Arc::clone(&s);
-            let barrier = Arc::clone(&barrier);
-            std::thread::spawn(move || {
-                barrier.wait();
-                (t..TOTAL)
-                    .step_by(THREADS)
-                    .map(|i| {
-                        let body = message(i, 500);
-                        let d = s
-                            .deliver(
-                                common::delivery("mox", "Inbox", b"", &[]),
-                                common::memfd(&body),
-                            )
-                            .unwrap();
-                        (i, d)
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let mut all: Vec<_> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
+    let store = Arc::clone(&s);
+    let mut all = common::concurrently(THREADS, TOTAL, move |i| {
+        let body = message(i, 500);
+        let d = store
+            .deliver(
+                common::delivery("mox", "Inbox", b"", &[]),
+                common::memfd(&body),
+            )
+            .unwrap();
+        (i, d)
+    });
     assert_eq!(all.len(), TOTAL);
     all.sort_by_key(|(_, d)| d.uid);
     let uids: Vec<u32> = all.iter().map(|(_, d)| d.uid).collect();

@@ -298,39 +298,22 @@ fn a_row_whose_file_is_gone_is_removed_at_open() {
 
 #[test]
 fn concurrent_additions_share_commits_and_each_gets_its_message() {
-    use std::sync::{Arc, Barrier};
     const THREADS: usize = 16;
     const TOTAL: usize = 160;
     let (dir, s) = common::with_account();
-    let s = Arc::new(s);
-    let barrier = Arc::new(Barrier::new(THREADS));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let s = Arc::clone(&s);
-            let barrier = Arc::clone(&barrier);
-            std::thread::spawn(move || {
-                barrier.wait();
-                (t..TOTAL)
-                    .step_by(THREADS)
-                    .map(|i| {
-                        let rcpt = format!("r{i}@remote.example");
-                        let body = format!("Subject: {i}\r\n\r\nbody {i}\r\n");
-                        let id = s
-                            .queue_add(
-                                add("mox", "mox@example.org", &[&rcpt], ""),
-                                common::memfd(body.as_bytes()),
-                            )
-                            .unwrap();
-                        (i, id)
-                    })
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let all: Vec<(usize, i64)> = handles
-        .into_iter()
-        .flat_map(|h| h.join().unwrap())
-        .collect();
+    let s = std::sync::Arc::new(s);
+    let store = std::sync::Arc::clone(&s);
+    let all: Vec<(usize, i64)> = common::concurrently(THREADS, TOTAL, move |i| {
+        let rcpt = format!("r{i}@remote.example");
+        let body = format!("Subject: {i}\r\n\r\nbody {i}\r\n");
+        let id = store
+            .queue_add(
+                add("mox", "mox@example.org", &[&rcpt], ""),
+                common::memfd(body.as_bytes()),
+            )
+            .unwrap();
+        (i, id)
+    });
     let mut ids: Vec<i64> = all.iter().map(|(_, id)| *id).collect();
     ids.sort_unstable();
     ids.dedup();

@@ -401,6 +401,25 @@ mod tests {
         }
     }
 
+    /// A mailbox of one message, UID 1, the time 0.
+    const ONE_MESSAGE: Context<'static> = Context {
+        count: 1,
+        last_uid: 1,
+        saved: &[],
+        now: 0,
+    };
+
+    fn one_message_meta(size: u64) -> MessageMeta {
+        MessageMeta {
+            uid: 1,
+            modseq: 1,
+            flags: Vec::new(),
+            size,
+            internal_date: 0,
+            save_date: None,
+        }
+    }
+
     #[test]
     fn keys_match() {
         let msg = b"From: =?utf-8?q?J=C3=B6rg?= <j@example.org>\r\nSubject: Hello World\r\nDate: Tue, 1 Feb 1994 21:52:25 -0800\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nCaf=C3=A9 au lait\r\n";
@@ -469,20 +488,8 @@ mod tests {
 
     #[test]
     fn text_search_finds_words_only_decoding_shows() {
-        let meta = MessageMeta {
-            uid: 1,
-            modseq: 1,
-            flags: vec![],
-            size: 0,
-            internal_date: 0,
-            save_date: None,
-        };
-        let ctx = Context {
-            count: 1,
-            last_uid: 1,
-            saved: &[],
-            now: 0,
-        };
+        let meta = one_message_meta(0);
+        let ctx = ONE_MESSAGE;
         let b64 = content(b"Subject: x\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGlkZGVuIHdvcmQ=\r\n");
         let plain = content(b"Subject: x\r\nContent-Type: text/plain\r\n\r\nvisible word\r\n");
         let matches =
@@ -503,20 +510,8 @@ To: user-to@domain.org (RealTo), groupname: g1@domain.org;\r\n\
 Cc: =?utf-8?q?J=C3=B6rg?= <j@example.org>\r\n\
 Bcc: not an address list ;;\r\n\r\nbody\r\n";
         let c = content(msg);
-        let meta = MessageMeta {
-            uid: 1,
-            modseq: 1,
-            flags: Vec::new(),
-            size: msg.len() as u64,
-            internal_date: 0,
-            save_date: None,
-        };
-        let ctx = Context {
-            count: 1,
-            last_uid: 1,
-            saved: &[],
-            now: 0,
-        };
+        let meta = one_message_meta(msg.len() as u64);
+        let ctx = ONE_MESSAGE;
         let mut t = Target::new(1, &meta, Some(&c));
         let mut m = |k: SearchKey| ctx.matches(&k, &mut t);
         assert!(m(SearchKey::From("user-from@domain.org".into())));

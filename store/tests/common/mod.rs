@@ -69,3 +69,31 @@ pub fn user_version(db: &Path) -> u32 {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap()
 }
+
+/// Runs `f(i)` for i in 0..total on `threads` threads started together
+/// (thread t takes t, t + threads, ...); the results in no set order.
+pub fn concurrently<T: Send + 'static>(
+    threads: usize,
+    total: usize,
+    f: impl Fn(usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    use std::sync::{Arc, Barrier};
+    let f = Arc::new(f);
+    let barrier = Arc::new(Barrier::new(threads));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (f, barrier) = (Arc::clone(&f), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                barrier.wait();
+                (t..total)
+                    .step_by(threads)
+                    .map(|i| f(i))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect()
+}
