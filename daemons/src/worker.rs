@@ -15,6 +15,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+use ipc::Msg;
 use ipc::client::Client;
 use ipc::config::{TlsMaterial, WorkerBootstrap};
 use ipc::hello::handshake;
@@ -23,7 +24,7 @@ use ipc::role::Peer;
 use ipc::sandbox::SandboxReport;
 use ipc::store::{StoreReply, StoreRequest};
 use ipc::{AsyncSender, Role};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 pub type StoreClient = Client<StoreRequest, StoreReply>;
@@ -88,6 +89,52 @@ impl StoreHandle {
     pub async fn call(&self, req: &StoreRequest) -> Result<StoreReply> {
         Ok(self.client().await?.call(req).await?)
     }
+
+    /// Starts a subscription (a request whose replies keep coming:
+    /// `Subscribe`, `QueueWatch`) and waits, at most [`SUBSCRIBE_TIMEOUT`],
+    /// for the store's `Subscribed`; the stream then carries the rest and
+    /// ends with the store connection.
+    pub async fn subscribe(
+        &self,
+        req: &StoreRequest,
+    ) -> std::result::Result<mpsc::Receiver<Msg<StoreReply>>, SubscribeError> {
+        let client = self
+            .client()
+            .await
+            .map_err(|e| SubscribeError::Failed(format!("{e:#}")))?;
+        let mut stream = client
+            .stream(req)
+            .await
+            .map_err(|e| SubscribeError::Failed(format!("subscribing: {e}")))?;
+        match tokio::time::timeout(SUBSCRIBE_TIMEOUT, stream.recv()).await {
+            Ok(Some(m)) => match m.body {
+                StoreReply::Subscribed => Ok(stream),
+                StoreReply::Error(e) => Err(SubscribeError::Refused(e)),
+                other => Err(SubscribeError::Failed(format!(
+                    "unexpected store reply {:?} to a subscription",
+                    std::mem::discriminant(&other)
+                ))),
+            },
+            Ok(None) => Err(SubscribeError::Failed(
+                "store connection closed while subscribing".into(),
+            )),
+            Err(_) => Err(SubscribeError::Failed(
+                "store did not confirm the subscription".into(),
+            )),
+        }
+    }
+}
+
+/// How long the store may take to confirm a subscription.
+pub const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why [`StoreHandle::subscribe`] failed.
+#[derive(Debug)]
+pub enum SubscribeError {
+    /// The store answered with an error.
+    Refused(ipc::store::StoreError),
+    /// No store, a closed connection, no or a wrong confirmation.
+    Failed(String),
 }
 
 /// How long a request to the master waits for its answer.

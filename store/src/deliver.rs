@@ -20,7 +20,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fs::File;
 use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Condvar, Mutex};
 
@@ -410,14 +409,13 @@ fn commit_jobs(
     tx.execute("UPDATE sync_state SET last_modseq = ?1", [modseq])?;
 
     let mut placed = Vec::with_capacity(accepted.len());
+    let moves = accepted
+        .iter_mut()
+        .map(|(job, d)| (&mut job.tmp, d.message_id));
     let durable =
-        place_files(&acc.msg_dir, &mut accepted, &mut placed).and_then(|()| Ok(tx.commit()?));
+        files::place_files(&acc.msg_dir, moves, &mut placed).and_then(|()| Ok(tx.commit()?));
     if let Err(e) = durable {
-        for path in &placed {
-            if let Err(rm) = files::remove_file_if_exists(path) {
-                tracing::error!(path = %path.display(), error = %rm, "removing message file of failed delivery");
-            }
-        }
+        files::remove_placed(&placed, "delivery");
         return Err(e);
     }
     Ok(accepted
@@ -433,31 +431,6 @@ fn commit_jobs(
             (job.ticket, d)
         })
         .collect())
-}
-
-/// Renames each job's file to `msg/D/ID` and fsyncs each touched directory
-/// once (and `msg/` when a `D` was created). `placed` lists the files moved.
-fn place_files(
-    msg_dir: &Path,
-    accepted: &mut [(Job, Delivered)],
-    placed: &mut Vec<PathBuf>,
-) -> Result<()> {
-    let mut created_dir = false;
-    let mut dirs = BTreeSet::new();
-    for (job, d) in accepted.iter_mut() {
-        created_dir |= files::ensure_msg_dir(msg_dir, d.message_id)?;
-        let dest = files::msg_path(msg_dir, d.message_id);
-        job.tmp.rename_to(&dest)?;
-        placed.push(dest);
-        dirs.insert(files::msg_dir(msg_dir, d.message_id));
-    }
-    for dir in &dirs {
-        files::fsync_dir(dir)?;
-    }
-    if created_dir {
-        files::fsync_dir(msg_dir)?;
-    }
-    Ok(())
 }
 
 /// Refuses a message structure larger than [`MAX_PARSED_SIZE`].

@@ -246,6 +246,43 @@ pub fn remove_file_if_exists(path: &Path) -> Result<()> {
     }
 }
 
+/// Renames each temporary file to `base/D/ID` (its id) and fsyncs each
+/// touched directory once, and `base` when a `D` was created, so the
+/// names are durable before the caller commits the rows. `placed` lists
+/// the files moved (for [`remove_placed`] if the commit fails).
+pub fn place_files<'a>(
+    base: &Path,
+    moves: impl IntoIterator<Item = (&'a mut TempPath, i64)>,
+    placed: &mut Vec<PathBuf>,
+) -> Result<()> {
+    let mut created_dir = false;
+    let mut dirs = std::collections::BTreeSet::new();
+    for (tmp, id) in moves {
+        created_dir |= ensure_msg_dir(base, id)?;
+        let dest = msg_path(base, id);
+        tmp.rename_to(&dest)?;
+        placed.push(dest);
+        dirs.insert(msg_dir(base, id));
+    }
+    for dir in &dirs {
+        fsync_dir(dir)?;
+    }
+    if created_dir {
+        fsync_dir(base)?;
+    }
+    Ok(())
+}
+
+/// Removes files [`place_files`] moved for rows that were not committed
+/// (`what`: the operation, for the log).
+pub fn remove_placed(placed: &[PathBuf], what: &str) {
+    for path in placed {
+        if let Err(e) = remove_file_if_exists(path) {
+            tracing::error!(path = %path.display(), error = %e, what, "removing file of a failed commit");
+        }
+    }
+}
+
 /// Numeric entries of a directory (`D` directories or `ID` files), with
 /// their paths. Entries that are not decimal numbers are skipped with a
 /// warning: the store never creates them.

@@ -25,7 +25,6 @@
 //! [`Store::queue_open`] then removes. Only adding a message is durable
 //! (file, directory and commit fsynced), which is what a 250 promises.
 
-use std::collections::BTreeSet;
 use std::fs::File;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -271,16 +270,13 @@ impl Store {
     /// gets the error, and the files already renamed are removed).
     fn commit_queue_batch(&self, jobs: Vec<QueueJob>) -> Vec<(u64, Result<i64>)> {
         let tickets: Vec<u64> = jobs.iter().map(|j| j.ticket).collect();
-        let base = self.layout.queue_msg();
         let mut placed: Vec<PathBuf> = Vec::new();
         let committed = (|| -> Result<Vec<(u64, i64)>> {
             let now = unix_now();
             let mut conn = lock(&self.system.writer);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut dirs = BTreeSet::new();
-            let mut base_changed = false;
-            let mut ids = Vec::with_capacity(jobs.len());
-            for mut job in jobs {
+            let mut added = Vec::with_capacity(jobs.len());
+            for job in jobs {
                 tx.execute(
                     "INSERT INTO queue (account, mail_from, recipients, prefix, size, queued, next_attempt, options)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7)",
@@ -294,23 +290,17 @@ impl Store {
                 for (i, r) in job.recipients.iter().enumerate() {
                     ins.execute(rusqlite::params![id, i as u32, r.display(), r.domain, now])?;
                 }
-                base_changed |= files::ensure_msg_dir(&base, id)?;
-                let dest = files::msg_path(&base, id);
-                job.tmp.rename_to(&dest)?;
-                placed.push(dest);
-                dirs.insert(files::msg_dir(&base, id));
-                ids.push((job.ticket, id));
+                added.push((job, id));
             }
             // RFC 5321 §6.1: the 250 for DATA promises the message is safe;
             // files and directory entries are durable before the commit.
-            for dir in &dirs {
-                files::fsync_dir(dir)?;
-            }
-            if base_changed {
-                files::fsync_dir(&base)?;
-            }
+            let moves = added.iter_mut().map(|(job, id)| (&mut job.tmp, *id));
+            files::place_files(&self.layout.queue_msg(), moves, &mut placed)?;
             tx.commit()?;
-            Ok(ids)
+            Ok(added
+                .into_iter()
+                .map(|(job, id)| (job.ticket, id))
+                .collect())
         })();
         self.counters.queue_batches.fetch_add(1, Ordering::Relaxed);
         match committed {
@@ -324,11 +314,7 @@ impl Store {
             }
             Err(e) => {
                 tracing::error!(error = %e, count = tickets.len(), "queue batch failed");
-                for path in &placed {
-                    if let Err(rm) = files::remove_file_if_exists(path) {
-                        tracing::error!(path = %path.display(), error = %rm, "removing file of failed queue add");
-                    }
-                }
+                files::remove_placed(&placed, "queue add");
                 tickets.into_iter().map(|t| (t, Err(e.clone()))).collect()
             }
         }

@@ -23,7 +23,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use ipc::Msg;
 use ipc::store::{ChangeEvent, StoreReply, StoreRequest};
@@ -32,13 +31,11 @@ use tokio::sync::{Notify, broadcast, mpsc};
 use super::cache::ContentCache;
 use super::convert::backend_error;
 use crate::imap::backend::BackendError;
-use crate::worker::StoreHandle;
+use crate::worker::{StoreHandle, SubscribeError};
 
 /// Events buffered per account for its slowest session; a session that
 /// falls further behind re-reads its mailbox (it sees `Lagged`).
 pub const FANOUT_CAPACITY: usize = 1024;
-/// How long the store may take to confirm a subscription.
-pub const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct Entry {
     /// Identifies the forwarding task of this subscription.
@@ -157,32 +154,13 @@ impl Changes {
 
     /// Subscribes at the store and waits for its confirmation.
     async fn open(&self, account: &str) -> Result<mpsc::Receiver<Msg<StoreReply>>, BackendError> {
-        let client = self
-            .inner
-            .store
-            .client()
-            .await
-            .map_err(|e| BackendError::Temporary(format!("{e:#}")))?;
         let req = StoreRequest::Subscribe {
             account: account.to_string(),
         };
-        let mut stream = client
-            .stream(&req)
-            .await
-            .map_err(|e| BackendError::Temporary(format!("subscribing: {e}")))?;
-        match tokio::time::timeout(SUBSCRIBE_TIMEOUT, stream.recv()).await {
-            Ok(Some(m)) => match m.body {
-                StoreReply::Subscribed => Ok(stream),
-                StoreReply::Error(e) => Err(backend_error(e)),
-                other => Err(super::convert::unexpected(&other)),
-            },
-            Ok(None) => Err(BackendError::Temporary(
-                "store connection closed while subscribing".into(),
-            )),
-            Err(_) => Err(BackendError::Temporary(
-                "store did not confirm the subscription".into(),
-            )),
-        }
+        self.inner.store.subscribe(&req).await.map_err(|e| match e {
+            SubscribeError::Refused(e) => backend_error(e),
+            SubscribeError::Failed(m) => BackendError::Temporary(m),
+        })
     }
 
     /// Sessions receiving the account's events now.

@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use ipc::store::{Delivery, QueueEntry, RecipientResult, StoreErrorKind, StoreReply, StoreRequest};
 
 use crate::queue::message::Message;
-use crate::worker::StoreHandle;
+use crate::worker::{StoreHandle, SubscribeError};
 
 /// Mailbox DSNs and localserve copies are delivered to.
 pub const INBOX: &str = "Inbox";
@@ -68,22 +68,13 @@ impl QueueStore {
     pub async fn watch(
         &self,
     ) -> Result<tokio::sync::mpsc::Receiver<ipc::Msg<StoreReply>>, StoreCallError> {
-        let client = self
-            .handle
-            .client()
+        self.handle
+            .subscribe(&StoreRequest::QueueWatch)
             .await
-            .map_err(|e| StoreCallError::Other(format!("{e:#}")))?;
-        let mut stream = client
-            .stream(&StoreRequest::QueueWatch)
-            .await
-            .map_err(|e| StoreCallError::Other(format!("store: {e}")))?;
-        match stream.recv().await.map(|m| m.body) {
-            Some(StoreReply::Subscribed) => Ok(stream),
-            Some(other) => Err(unexpected(other)),
-            None => Err(StoreCallError::Other(
-                "store connection closed while watching the queue".into(),
-            )),
-        }
+            .map_err(|e| match e {
+                SubscribeError::Refused(e) => unexpected(StoreReply::Error(e)),
+                SubscribeError::Failed(m) => StoreCallError::Other(m),
+            })
     }
 
     pub async fn due(&self, limit: u32) -> Result<(Vec<QueueEntry>, Option<i64>), StoreCallError> {
